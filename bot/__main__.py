@@ -1,0 +1,116 @@
+"""``python -m bot``: load ``.env``, set up logging, read settings, run.
+
+Configuration problems end the process with exit code 2 and one line naming every bad
+variable, so a Heroku release with a typo fails loudly instead of crash-looping. SIGTERM
+(a dyno restart) and SIGINT both close the bot gracefully inside Heroku's 30 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Iterable
+
+import discord
+from dotenv import load_dotenv
+
+from bot.client import ChatBot
+from bot.greenflash_client import GreenflashSettings
+from bot.products import ProductConfig
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+
+
+class RedactSecrets(logging.Filter):
+    """Last line of defence: no log record may carry a configured secret."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if len(secret) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def setup_logging(secrets: Iterable[str]) -> None:
+    discord.utils.setup_logging(level=logging.INFO, root=True)
+    redact = RedactSecrets(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+
+
+def load_configuration() -> tuple[Settings, GreenflashSettings, ProductConfig]:
+    """Every source read once; all problems gathered into one :class:`SettingsError`."""
+    problems: list[str] = []
+    settings = greenflash_settings = products = None
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        problems += error.problems
+    try:
+        greenflash_settings = GreenflashSettings.from_env()
+    except SettingsError as error:
+        problems += error.problems
+    try:
+        products = ProductConfig.load()
+    except ValueError as error:  # tomllib.TOMLDecodeError is a ValueError
+        problems.append(f"bot/products.toml: {error}")
+    if problems or settings is None or greenflash_settings is None or products is None:
+        raise SettingsError(problems)
+    return settings, greenflash_settings, products
+
+
+async def run(bot: ChatBot, token: str) -> int:
+    """Run until Discord fails us or a signal asks us to stop, then close once."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(token))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            log.info("shutdown requested; closing")
+            await bot.close()
+        stopper.cancel()
+        try:
+            await runner
+        except discord.LoginFailure:
+            log.error("Discord rejected DISCORD_TOKEN; check the token in the developer portal")
+            return EXIT_CONFIG
+        except discord.PrivilegedIntentsRequired:
+            log.error(
+                "Discord refused the Message Content intent: enable it in the developer portal "
+                "(Bot → Privileged Gateway Intents) or set MESSAGE_CONTENT_INTENT=false"
+            )
+            return EXIT_CONFIG
+    return 0
+
+
+def main() -> int:
+    load_dotenv(override=False)
+    try:
+        settings, greenflash_settings, products = load_configuration()
+    except SettingsError as error:
+        print(f"configuration error: {'; '.join(error.problems)}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(
+        [settings.discord_token, settings.openai_api_key, greenflash_settings.api_key or ""]
+    )
+    bot = ChatBot(settings, products=products, greenflash_settings=greenflash_settings)
+    return asyncio.run(run(bot, settings.discord_token))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The discord.py client: the receiving side of every conversation.
+
+``on_message`` decides whether a message is addressed to the bot, logs the user's half of
+the exchange to Greenflash (fire-and-forget), and hands the message to the chat cog, which
+produces the reply. That hand-off is the one explicit call ``self.chat.answer_message``.
+
+The client is always an ``AutoShardedBot``: with no shard settings it asks Discord for the
+recommended count, and with ``SHARD_COUNT``/``SHARD_IDS`` each worker runs its own slice.
+Nothing here keeps per-guild state outside discord.py's cache, so guilds spread across
+processes need no coordination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot import command_sync
+from bot.conversation import Prompt, Trigger
+from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.llm import ChatModel
+from bot.notices import ATTACHMENTS_ONLY, COOLDOWN, EMPTY_MENTION
+from bot.products import ProductConfig
+from bot.settings import Settings
+from bot.triggers import classify, prompt_from_message
+
+if TYPE_CHECKING:
+    from cogs.chat import Chat
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback")
+
+
+def build_intents(settings: Settings) -> discord.Intents:
+    """Only what the bot uses: messages and reactions in guilds and DMs, no member lists."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.guild_reactions = True
+    intents.dm_reactions = True
+    intents.message_content = settings.message_content_intent
+    return intents
+
+
+class ChatBot(commands.AutoShardedBot):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        products: ProductConfig,
+        greenflash_settings: GreenflashSettings,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=build_intents(settings),
+            allowed_mentions=discord.AllowedMentions.none(),
+            activity=discord.Activity(type=discord.ActivityType.listening, name="/ask"),
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
+        )
+        self.settings = settings
+        self.products = products
+        self.greenflash_settings = greenflash_settings
+        self.cooldowns: commands.CooldownMapping[Prompt] = commands.CooldownMapping(
+            commands.Cooldown(settings.cooldown_rate, settings.cooldown_seconds),
+            lambda prompt: prompt.user_id,
+        )
+        self.accepting = True
+        self._shutdown: asyncio.Task[None] | None = None
+        self.model: ChatModel
+        self.analytics: Analytics
+
+    async def setup_hook(self) -> None:
+        """Clients are built here, inside the running loop their HTTP sessions belong to."""
+        self.model = ChatModel(self.settings)
+        self.analytics = Analytics(
+            build_client(self.greenflash_settings),
+            self.products,
+            model=self.settings.model,
+            system_prompt=self.settings.system_prompt,
+            settings=self.greenflash_settings,
+        )
+        reason = self.analytics.disabled_reason()
+        if reason:
+            log.warning("Greenflash analytics are off: %s", reason)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await command_sync.sync_if_changed(self.tree)
+
+    @property
+    def chat(self) -> Chat:
+        return self.get_cog("Chat")  # type: ignore[return-value]
+
+    def retry_after(self, prompt: Prompt) -> float | None:
+        """discord.py's per-user cooldown, shared by messages and ``/ask``."""
+        bucket = self.cooldowns.get_bucket(prompt)
+        return bucket.update_rate_limit() if bucket else None
+
+    async def on_ready(self) -> None:
+        log.info(
+            "connected as %s (id %s) in %d guild(s)",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Receive: decide, log the user's message, hand off to the chat cog."""
+        if not self.accepting or self.user is None:
+            return
+        trigger = classify(message, self.user, self.settings)
+        if trigger is None:
+            return
+        prompt = prompt_from_message(message, trigger, self.user.id, self.settings.max_prompt_chars)
+        if not prompt.text:
+            await self._answer_empty(message, trigger)
+            return
+        retry = self.retry_after(prompt)
+        if retry:
+            await self.chat.notify(message, COOLDOWN.format(seconds=retry), delete_after=retry)
+            return
+        if prompt.truncated:
+            log.info("prompt truncated to %d chars: message=%s", len(prompt.text), message.id)
+        self.analytics.keep(asyncio.create_task(self.analytics.log_user_message(prompt)))
+        await self.chat.answer_message(message, prompt)
+
+    async def _answer_empty(self, message: discord.Message, trigger: Trigger) -> None:
+        """Attachments or stickers alone get told we read text; a bare mention gets a hint;
+        an empty message in a chat channel (an embed, a sticker-less join) is ignored."""
+        if message.attachments or message.stickers:
+            await self.chat.notify(message, ATTACHMENTS_ONLY)
+        elif trigger in (Trigger.MENTION, Trigger.REPLY, Trigger.DM):
+            await self.chat.notify(message, EMPTY_MENTION)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        if self.settings.guild_allowed(guild.id):
+            self.analytics.identify_guild(guild.id, guild.name)
+
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        if before.name != after.name and self.settings.guild_allowed(after.id):
+            self.analytics.identify_guild(after.id, after.name)
+
+    async def close(self) -> None:
+        """Stop taking messages, let replies finish, drain analytics, then disconnect.
+
+        Bounded throughout so the whole sequence fits in Heroku's 30 s SIGTERM grace.
+        """
+        if self._shutdown is None:
+            self._shutdown = asyncio.create_task(self._close_once())
+        await asyncio.shield(self._shutdown)
+
+    async def _close_once(self) -> None:
+        self.accepting = False
+        if self.get_cog("Chat") is not None:
+            await self.chat.drain(self.settings.shutdown_grace_seconds / 2)
+        if hasattr(self, "analytics"):
+            await self.analytics.close()
+        if hasattr(self, "model"):
+            await self.model.close()
+        await super().close()

@@ -1,0 +1,65 @@
+"""Plain values describing one exchange with the bot, shared by every side of it.
+
+The receiving side (the client's ``on_message``, the ``/ask`` command) turns a Discord
+message or interaction into a :class:`Prompt`; the chat cog turns the model's answer into a
+:class:`Reply`. Analytics and the model layer take only these, never Discord objects, so
+they can be tested and reused without a gateway connection.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Trigger(enum.StrEnum):
+    """Why the bot answered: recorded in analytics so teams can segment on it."""
+
+    MENTION = "mention"
+    REPLY = "reply"
+    DM = "dm"
+    CHAT_CHANNEL = "chat_channel"
+    SLASH = "slash_command"
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A user's message to the bot, reduced to what the model and analytics need."""
+
+    text: str
+    message_id: int
+    created_at: datetime
+    user_id: int
+    user_name: str
+    username: str
+    channel_id: int
+    channel_name: str
+    guild_id: int | None
+    guild_name: str | None
+    trigger: Trigger
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the user actually saw, once the last part of the reply was on Discord."""
+
+    text: str
+    message_ids: tuple[int, ...]
+    created_at: datetime
+    model: str
+    latency_ms: int
+    usage: Usage = field(default_factory=Usage)
+    cut_off: bool = False
+
+    @property
+    def message_id(self) -> int:
+        """The first Discord message of the reply: the id feedback and analytics use."""
+        return self.message_ids[0]

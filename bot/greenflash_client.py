@@ -1,0 +1,402 @@
+"""The one Greenflash client, and the calls that turn bot activity into analytics.
+
+This is the only module that reads Greenflash settings from the environment or builds a
+Greenflash client (integration plan, step 2). Everything here is fire-and-forget: callers
+wrap a coroutine in ``asyncio.create_task`` and hand the task to :meth:`Analytics.keep`,
+which holds a reference until it finishes (asyncio only keeps weak ones), bounds how many
+run at once, and drains them when the bot closes. A failed call is logged and counted and
+never reaches a Discord user; the SDK's own retries (with backoff on 408/409/429/5xx and
+connection errors) are the only retries.
+
+Product ids are passed explicitly on every call and come from the committed
+``products.toml``, never from the environment: one codebase may serve several products.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import greenflash
+import httpx
+
+from bot.conversation import Prompt, Reply
+from bot.products import ProductConfig
+from bot.settings import EnvReader
+
+log = logging.getLogger(__name__)
+
+Influence = Literal["positive", "negative", "neutral"]
+
+
+@dataclass(frozen=True, slots=True)
+class GreenflashSettings:
+    """``GREENFLASH_*`` variables. The key is kept out of ``repr``."""
+
+    api_key: str | None
+    base_url: str | None = None
+    timeout: float = 5.0
+    max_retries: int = 2
+    max_in_flight: int = 8
+    max_pending: int = 5_000
+    drain_seconds: float = 10.0
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "unset"
+        return (
+            f"GreenflashSettings(api_key=<{key}>, base_url={self.base_url!r}, "
+            f"timeout={self.timeout}, max_in_flight={self.max_in_flight})"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GreenflashSettings:
+        env = EnvReader(environ)
+        settings = cls(
+            api_key=env.secret("GREENFLASH_API_KEY", required=False) or None,
+            base_url=env.text("GREENFLASH_BASE_URL", "") or None,
+            timeout=env.number("GREENFLASH_TIMEOUT", cls.timeout, minimum=0.1),
+            max_retries=env.integer("GREENFLASH_MAX_RETRIES", cls.max_retries),
+            max_in_flight=env.integer("GREENFLASH_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1),
+            max_pending=env.integer("GREENFLASH_MAX_PENDING", cls.max_pending, minimum=1),
+            drain_seconds=env.number("GREENFLASH_DRAIN_SECONDS", cls.drain_seconds),
+        )
+        env.raise_if_problems()
+        return settings
+
+
+def build_client(settings: GreenflashSettings) -> greenflash.AsyncGreenflash | None:
+    """An ``AsyncGreenflash`` on the aiohttp transport, or ``None`` when there is no key.
+
+    Build it inside the running event loop: the aiohttp session belongs to the loop that
+    first uses it. The timeout is short because nobody waits for these calls.
+    """
+    if not settings.api_key:
+        return None
+    return greenflash.AsyncGreenflash(
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 2.0)),
+        max_retries=settings.max_retries,
+        http_client=greenflash.DefaultAioHttpClient(),
+    )
+
+
+def describe(error: BaseException) -> str:
+    """An error as a log line can show it: the class and status, never request headers."""
+    status = getattr(error, "status_code", None)
+    return f"{type(error).__name__}" + (f" (HTTP {status})" if status else "")
+
+
+class _SeenCache:
+    """Bounded id → name memory, so identifying users stays once per process and flat."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._names: OrderedDict[int, str] = OrderedDict()
+
+    def claim(self, key: int, name: str) -> bool:
+        """True when ``key`` is new or renamed; records it either way."""
+        if self._names.get(key) == name:
+            self._names.move_to_end(key)
+            return False
+        self._names[key] = name
+        self._names.move_to_end(key)
+        while len(self._names) > self.limit:
+            self._names.popitem(last=False)
+        return True
+
+    def forget(self, key: int) -> None:
+        self._names.pop(key, None)
+
+
+@dataclass(slots=True)
+class AnalyticsStats:
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+class Analytics:
+    """Greenflash logging for the bot. With no client or no product it does nothing."""
+
+    def __init__(
+        self,
+        client: greenflash.AsyncGreenflash | None,
+        products: ProductConfig,
+        *,
+        model: str,
+        system_prompt: str,
+        settings: GreenflashSettings,
+        identity_cache_size: int = 10_000,
+    ) -> None:
+        self.client = client
+        self.products = products
+        self.model = model
+        self.system_prompt = system_prompt
+        self.settings = settings
+        self.stats = AnalyticsStats()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._users = _SeenCache(identity_cache_size)
+        self._guilds = _SeenCache(identity_cache_size)
+
+    @property
+    def enabled(self) -> bool:
+        return self.client is not None and self.products.configured
+
+    def disabled_reason(self) -> str | None:
+        if self.client is None:
+            return "GREENFLASH_API_KEY is not set"
+        if not self.products.configured:
+            return "no Greenflash product id in bot/products.toml"
+        return None
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    # -- task machinery -------------------------------------------------------------------
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        """Hold ``task`` until it finishes; past ``max_pending`` drop it, so a burst
+        during an outage costs a counted loss rather than unbounded memory."""
+        if len(self._tasks) >= self.settings.max_pending:
+            task.cancel()
+            self.stats.dropped += 1
+            log.warning("greenflash backlog full (%d pending): dropped a call", self.pending)
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _spawn(self, call: Awaitable[None]) -> None:
+        self.keep(asyncio.create_task(call))  # type: ignore[arg-type]
+
+    async def _send(
+        self, what: str, conversation_id: str | None, call: Callable[[], Awaitable[Any]]
+    ) -> bool:
+        async with self._slots:
+            try:
+                await call()
+            except greenflash.APIError as error:
+                self.stats.failed += 1
+                log.warning(
+                    "greenflash %s failed: %s conversation=%s",
+                    what,
+                    describe(error),
+                    conversation_id,
+                )
+                return False
+            except Exception:
+                self.stats.failed += 1
+                log.exception("greenflash %s crashed: conversation=%s", what, conversation_id)
+                return False
+        self.stats.sent += 1
+        return True
+
+    async def close(self, grace: float | None = None) -> int:
+        """Give pending calls ``grace`` seconds, then report and drop the rest.
+
+        Returns how many calls could not be sent.
+        """
+        grace = self.settings.drain_seconds if grace is None else grace
+        unsent = 0
+        if self._tasks:
+            _, not_done = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in not_done:
+                task.cancel()
+            await asyncio.gather(*not_done, return_exceptions=True)
+            unsent = len(not_done)
+        if unsent:
+            self.stats.dropped += unsent
+            log.warning("greenflash: %d call(s) not sent before shutdown", unsent)
+        if self.client is not None:
+            await self.client.close()
+        log.info(
+            "greenflash closed: sent=%d failed=%d dropped=%d",
+            self.stats.sent,
+            self.stats.failed,
+            self.stats.dropped,
+        )
+        return unsent
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _conversation_fields(self, prompt: Prompt) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "external_user_id": str(prompt.user_id),
+            "external_conversation_id": str(prompt.channel_id),
+            "model": self.model,
+            "system_prompt": self.system_prompt,
+            "properties": {
+                "platform": "discord",
+                "channel_name": prompt.channel_name,
+                **({"guild_name": prompt.guild_name} if prompt.guild_name else {}),
+            },
+        }
+        if prompt.guild_id is not None:
+            fields["external_organization_id"] = str(prompt.guild_id)
+        return fields
+
+    async def _create_message(self, prompt: Prompt, item: dict[str, Any], model: str) -> None:
+        client, product_id = self.client, self.products.product_for(prompt.guild_id)
+        if client is None or product_id is None:
+            return
+        fields = self._conversation_fields(prompt) | {"model": model}
+        await self._send(
+            f"{item['role']} message",
+            fields["external_conversation_id"],
+            lambda: client.messages.create(product_id=product_id, messages=[item], **fields),
+        )
+
+    async def log_user_message(self, prompt: Prompt) -> None:
+        """The receiving side's half of Pattern B; also identifies the user and guild."""
+        self.identify(prompt)
+        item = {
+            "role": "user",
+            "content": prompt.text,
+            "external_message_id": str(prompt.message_id),
+            "created_at": prompt.created_at,
+            "properties": {"trigger": str(prompt.trigger), "truncated": prompt.truncated},
+        }
+        await self._create_message(prompt, item, self.model)
+
+    async def log_assistant_message(self, prompt: Prompt, reply: Reply) -> None:
+        """The chat cog's half of Pattern B, threaded to the prompt it answers."""
+        item = {
+            "role": "assistant",
+            "content": reply.text,
+            "external_message_id": str(reply.message_id),
+            "parent_external_message_id": str(prompt.message_id),
+            "created_at": reply.created_at,
+            "model": reply.model,
+            "properties": {
+                "trigger": str(prompt.trigger),
+                "latency_ms": reply.latency_ms,
+                "prompt_tokens": reply.usage.prompt_tokens,
+                "completion_tokens": reply.usage.completion_tokens,
+                "discord_messages": len(reply.message_ids),
+                "cut_off": reply.cut_off,
+            },
+        }
+        await self._create_message(prompt, item, reply.model)
+
+    # -- identification -------------------------------------------------------------------
+
+    def identify(self, prompt: Prompt) -> None:
+        """Identify the user, and the guild, the first time this process sees them."""
+        if not self.enabled:
+            return
+        if self._users.claim(prompt.user_id, prompt.user_name):
+            self._spawn(self._identify_user(prompt))
+        if prompt.guild_id is not None and prompt.guild_name is not None:
+            self.identify_guild(prompt.guild_id, prompt.guild_name)
+
+    def identify_guild(self, guild_id: int, name: str) -> None:
+        """Once per guild per process, and again whenever its name changes."""
+        if self.enabled and self._guilds.claim(guild_id, name):
+            self._spawn(self._identify_guild(guild_id, name))
+
+    async def _identify_user(self, prompt: Prompt) -> None:
+        client = self.client
+        assert client is not None
+        sent = await self._send(
+            "user identify",
+            str(prompt.channel_id),
+            lambda: client.users.create(
+                external_user_id=str(prompt.user_id),
+                name=prompt.user_name,
+                properties={"username": prompt.username, "platform": "discord"},
+            ),
+        )
+        if not sent:
+            self._users.forget(prompt.user_id)
+
+    async def _identify_guild(self, guild_id: int, name: str) -> None:
+        client = self.client
+        assert client is not None
+        sent = await self._send(
+            "organization identify",
+            None,
+            lambda: client.organizations.create(
+                external_organization_id=str(guild_id),
+                name=name,
+                properties={"platform": "discord"},
+            ),
+        )
+        if not sent:
+            self._guilds.forget(guild_id)
+
+    # -- feedback and outcomes ------------------------------------------------------------
+
+    async def rate(
+        self,
+        *,
+        guild_id: int | None,
+        conversation_id: int,
+        rating: float,
+        rating_min: float,
+        rating_max: float,
+        message_id: int | None = None,
+        feedback: str | None = None,
+    ) -> None:
+        """A rating of one reply (``message_id``) or of the whole channel conversation."""
+        client, product_id = self.client, self.products.product_for(guild_id)
+        if client is None or product_id is None:
+            return
+        optional: dict[str, str] = {}
+        if message_id is not None:
+            optional["external_message_id"] = str(message_id)
+        if feedback:
+            optional["feedback"] = feedback
+        await self._send(
+            "rating",
+            str(conversation_id),
+            lambda: client.ratings.log(
+                product_id=product_id,
+                rating=rating,
+                rating_min=rating_min,
+                rating_max=rating_max,
+                external_conversation_id=str(conversation_id),
+                **optional,
+            ),
+        )
+
+    async def record_event(
+        self,
+        event_type: str,
+        *,
+        guild_id: int | None,
+        conversation_id: int,
+        user_id: int,
+        source_id: int,
+        influence: Influence,
+        value: str,
+        properties: dict[str, object] | None = None,
+    ) -> None:
+        """An outcome tied to a conversation. ``insert_id`` is derived from the Discord id
+        that caused it, so a retried call cannot count the outcome twice."""
+        client, product_id = self.client, self.products.product_for(guild_id)
+        if client is None or product_id is None:
+            return
+        optional: dict[str, str] = {}
+        if guild_id is not None:
+            optional["external_organization_id"] = str(guild_id)
+        await self._send(
+            f"{event_type} event",
+            str(conversation_id),
+            lambda: client.events.create(
+                event_type=event_type,
+                product_id=product_id,
+                value=value,
+                influence=influence,
+                external_conversation_id=str(conversation_id),
+                external_user_id=str(user_id),
+                insert_id=f"{event_type}:{source_id}",
+                properties=properties or {},
+                **optional,
+            ),
+        )

@@ -1,0 +1,20 @@
+"""Fixed texts the bot posts that are not model output.
+
+They live together so the rest of the bot can recognise them in channel history: a context
+rebuild must not feed them to the model, and a reaction on one must not become a rating.
+"""
+
+from __future__ import annotations
+
+EMPTY_MENTION = "Hi! Ask me something after the mention, or use `/ask`."
+ATTACHMENTS_ONLY = "I can only read text for now. Please type your question."
+COOLDOWN = "You're sending messages quickly. Please try again in {seconds:.0f}s."
+RESET_MARKER = "🧹 Conversation reset."
+RESET_DONE = RESET_MARKER + " I won't use anything said in this channel before this point."
+
+_FIXED = (EMPTY_MENTION, ATTACHMENTS_ONLY)
+_PREFIXES = (COOLDOWN.split("{", 1)[0], RESET_MARKER)
+
+
+def is_notice(content: str) -> bool:
+    return content in _FIXED or content.startswith(_PREFIXES)

@@ -1,0 +1,123 @@
+"""Deciding whether a Discord message is addressed to the bot, and reducing it to a Prompt.
+
+This is the privacy boundary of the bot: a message for which :func:`classify` returns
+``None`` is neither answered nor sent to analytics, so it must stay strict. Only people
+count (never the bot itself, other bots, webhooks or system messages), and only when they
+clearly speak to the bot.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from bot.conversation import Prompt, Trigger
+from bot.settings import Settings
+
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
+_USER_MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+_CHANNEL_MENTION = re.compile(r"<#(\d+)>")
+_CONVERSATION_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+def replied_to_bot(message: discord.Message, bot_id: int) -> bool:
+    reference = message.reference
+    resolved = reference.resolved if reference else None
+    return isinstance(resolved, discord.Message) and resolved.author.id == bot_id
+
+
+def in_chat_channel(channel: object, settings: Settings) -> bool:
+    """Chat channels answer everything, and so do threads started under them."""
+    channel_id = getattr(channel, "id", None)
+    parent_id = getattr(channel, "parent_id", None)
+    return bool({channel_id, parent_id} & settings.chat_channel_ids)
+
+
+def classify(
+    message: discord.Message, bot_user: discord.abc.User, settings: Settings
+) -> Trigger | None:
+    """Why the bot should answer ``message``, or ``None`` when it must stay silent."""
+    author = message.author
+    if author.bot or message.webhook_id is not None or message.type not in _CONVERSATION_TYPES:
+        return None
+    if message.guild is None:
+        return Trigger.DM if settings.answer_dms else None
+    if not settings.guild_allowed(message.guild.id):
+        return None
+    mentioned = any(user.id == bot_user.id for user in message.mentions)
+    readable = mentioned or settings.message_content_intent
+    if readable and replied_to_bot(message, bot_user.id):
+        return Trigger.REPLY
+    if mentioned:
+        return Trigger.MENTION
+    if settings.message_content_intent and in_chat_channel(message.channel, settings):
+        return Trigger.CHAT_CHANNEL
+    return None
+
+
+def readable_text(message: discord.Message, bot_id: int) -> str:
+    """The message as the model should read it: the bot's own mention removed, other
+    mentions turned into names (so the model cannot echo a ping), invisible characters gone."""
+    users = {user.id: user.display_name for user in message.mentions}
+    roles = {role.id: role.name for role in message.role_mentions}
+    guild = message.guild
+
+    def user_name(match: re.Match[str]) -> str:
+        user_id = int(match.group(1))
+        return "" if user_id == bot_id else "@" + users.get(user_id, "someone")
+
+    def channel_name(match: re.Match[str]) -> str:
+        channel = guild.get_channel_or_thread(int(match.group(1))) if guild else None
+        return "#" + (channel.name if channel else "channel")
+
+    text = _USER_MENTION.sub(user_name, message.content)
+    text = _ROLE_MENTION.sub(lambda match: "@" + roles.get(int(match.group(1)), "role"), text)
+    text = _CHANNEL_MENTION.sub(channel_name, text)
+    return _ZERO_WIDTH.sub("", text).strip()
+
+
+def channel_label(channel: object) -> str:
+    return getattr(channel, "name", None) or "direct-message"
+
+
+def prompt_from_message(
+    message: discord.Message, trigger: Trigger, bot_id: int, max_chars: int
+) -> Prompt:
+    text = readable_text(message, bot_id)
+    guild = message.guild
+    return Prompt(
+        text=text[:max_chars],
+        message_id=message.id,
+        created_at=message.created_at,
+        user_id=message.author.id,
+        user_name=message.author.display_name,
+        username=message.author.name,
+        channel_id=message.channel.id,
+        channel_name=channel_label(message.channel),
+        guild_id=guild.id if guild else None,
+        guild_name=guild.name if guild else None,
+        trigger=trigger,
+        truncated=len(text) > max_chars,
+    )
+
+
+def prompt_from_interaction(interaction: discord.Interaction, text: str, max_chars: int) -> Prompt:
+    """``/ask`` prompts: the interaction id stands in for the message id."""
+    clean = _ZERO_WIDTH.sub("", text).strip()
+    guild = interaction.guild
+    return Prompt(
+        text=clean[:max_chars],
+        message_id=interaction.id,
+        created_at=interaction.created_at,
+        user_id=interaction.user.id,
+        user_name=interaction.user.display_name,
+        username=interaction.user.name,
+        channel_id=interaction.channel_id or 0,
+        channel_name=channel_label(interaction.channel),
+        guild_id=guild.id if guild else interaction.guild_id,
+        guild_name=guild.name if guild else None,
+        trigger=Trigger.SLASH,
+        truncated=len(clean) > max_chars,
+    )

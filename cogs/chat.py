@@ -1,0 +1,283 @@
+"""Producing replies: context, the model call, posting, and the assistant's analytics.
+
+The receiving side (``ChatBot.on_message``, ``/ask``) has already decided a prompt deserves
+an answer and logged it. Here the answer is produced and, once it is on Discord, logged as
+the assistant's half of the conversation, threaded to the prompt.
+
+Each reply runs as its own task so that a user deleting their question cancels just that
+reply, and shutdown can wait for replies in progress with a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.conversation import Prompt, Reply, Usage
+from bot.llm import Completion, ModelError
+from bot.memory import ConversationMemory, Turn
+from bot.notices import RESET_MARKER, is_notice
+from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
+from bot.triggers import classify, readable_text
+
+if TYPE_CHECKING:
+    from bot.client import ChatBot
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_EMOJI = ("👍", "👎")
+EDIT_INTERVAL = 1.0
+_REPLY_PARTS_KEPT = 20_000
+
+
+def reply_anchor(message: discord.Message) -> int | None:
+    """The prompt a bot message answers: the message it replies to, or the ``/ask`` it
+    follows up. Every part of a reply shares it."""
+    if message.reference and message.reference.message_id:
+        return message.reference.message_id
+    metadata = message.interaction_metadata
+    return metadata.id if metadata else None
+
+
+class Chat(commands.Cog):
+    def __init__(self, bot: ChatBot) -> None:
+        self.bot = bot
+        settings = bot.settings
+        self.memory = ConversationMemory(
+            max_turns=settings.context_max_messages, max_chars=settings.context_max_chars
+        )
+        self.edit_interval = EDIT_INTERVAL
+        self._replies: dict[int, asyncio.Task[None]] = {}
+        self._first_part: OrderedDict[int, int] = OrderedDict()
+
+    # -- entry points -----------------------------------------------------------------------
+
+    async def answer_message(self, message: discord.Message, prompt: Prompt) -> None:
+        """Reply to a message the client accepted, with a typing indicator meanwhile."""
+        await self._run(prompt, MessageTarget(message), message.channel, typing=True)
+
+    async def answer_interaction(self, interaction: discord.Interaction, prompt: Prompt) -> None:
+        """Answer a deferred ``/ask``; the deferral already shows "thinking"."""
+        channel = interaction.channel
+        assert channel is not None
+        await self._run(prompt, InteractionTarget(interaction), channel, typing=False)
+
+    async def notify(
+        self, message: discord.Message, text: str, *, delete_after: float | None = None
+    ) -> None:
+        """A short notice that is not a model answer (hint, cooldown); never logged."""
+        try:
+            await message.reply(text, mention_author=False, delete_after=delete_after)
+        except discord.HTTPException as error:
+            log.warning("could not post notice in channel %s: %s", message.channel.id, error)
+
+    def first_part(self, message_id: int) -> int | None:
+        """The first message of the reply that ``message_id`` belongs to, if sent this run."""
+        return self._first_part.get(message_id)
+
+    async def drain(self, grace: float) -> None:
+        """Shutdown: let replies in progress finish for ``grace`` seconds, cancel the rest."""
+        if not self._replies:
+            return
+        log.info("waiting up to %.0fs for %d reply(ies)", grace, len(self._replies))
+        _, late = await asyncio.wait(set(self._replies.values()), timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A question deleted while the model works is not answered."""
+        task = self._replies.get(payload.message_id)
+        if task is not None:
+            log.info("prompt %s deleted; abandoning its reply", payload.message_id)
+            task.cancel()
+
+    # -- producing a reply ------------------------------------------------------------------
+
+    async def _run(
+        self,
+        prompt: Prompt,
+        target: ReplyTarget,
+        channel: discord.abc.Messageable,
+        *,
+        typing: bool,
+    ) -> None:
+        task = asyncio.create_task(self._answer(prompt, target, channel, typing=typing))
+        self._replies[prompt.message_id] = task
+        try:
+            await asyncio.wait([task])
+        finally:
+            self._replies.pop(prompt.message_id, None)
+
+    async def _answer(
+        self,
+        prompt: Prompt,
+        target: ReplyTarget,
+        channel: discord.abc.Messageable,
+        *,
+        typing: bool,
+    ) -> None:
+        writer = ReplyWriter(target, edit_interval=self.edit_interval)
+        started = time.monotonic()
+        try:
+            turns = [
+                *await self._context(channel, prompt),
+                Turn("user", prompt.text, prompt.user_name),
+            ]
+            typing_indicator = channel.typing() if typing else contextlib.nullcontext()
+            async with typing_indicator:
+                completion = await self.bot.model.reply(turns, on_text=writer.update)
+                await writer.finish(completion.text)
+        except ModelError as error:
+            await self._fail(prompt, writer, error, started)
+            return
+        except asyncio.CancelledError:
+            await self._withdraw(writer)
+            raise
+        except discord.HTTPException as error:
+            log.warning(
+                "could not post reply in channel %s to %s: %s",
+                prompt.channel_id,
+                prompt.message_id,
+                error,
+            )
+            return
+        self.memory.append(
+            prompt.channel_id,
+            Turn("user", prompt.text, prompt.user_name),
+            Turn("assistant", completion.text),
+        )
+        self._log_reply(prompt, writer, completion, started)
+        if self.bot.settings.feedback_reactions:
+            await self._invite_feedback(writer.messages[-1])
+
+    def _log_reply(
+        self,
+        prompt: Prompt,
+        writer: ReplyWriter,
+        completion: Completion,
+        started: float,
+        *,
+        text: str | None = None,
+    ) -> None:
+        """Log the assistant's half, once the reply is complete on Discord."""
+        ids = tuple(message.id for message in writer.messages)
+        for message_id in ids:
+            self._first_part[message_id] = ids[0]
+        while len(self._first_part) > _REPLY_PARTS_KEPT:
+            self._first_part.popitem(last=False)
+        reply = Reply(
+            text=completion.text if text is None else text,
+            message_ids=ids,
+            created_at=writer.messages[0].created_at,
+            model=completion.model,
+            latency_ms=round((time.monotonic() - started) * 1000),
+            usage=completion.usage,
+            cut_off=text is not None,
+        )
+        analytics = self.bot.analytics
+        analytics.keep(asyncio.create_task(analytics.log_assistant_message(prompt, reply)))
+
+    async def _fail(
+        self, prompt: Prompt, writer: ReplyWriter, error: ModelError, started: float
+    ) -> None:
+        """The polite sentence; a cut-off stream keeps its text and is logged as seen."""
+        try:
+            shown = await writer.fail(error.partial_text, error.user_message)
+        except discord.HTTPException as send_error:
+            log.warning("could not post failure notice in %s: %s", prompt.channel_id, send_error)
+            return
+        analytics = self.bot.analytics
+        if error.partial_text:
+            partial = Completion(error.partial_text, self.bot.model.model, Usage())
+            self._log_reply(prompt, writer, partial, started, text=shown)
+        analytics.keep(
+            asyncio.create_task(
+                analytics.record_event(
+                    "reply_failed",
+                    guild_id=prompt.guild_id,
+                    conversation_id=prompt.channel_id,
+                    user_id=prompt.user_id,
+                    source_id=prompt.message_id,
+                    influence="negative",
+                    value=str(error.kind),
+                    properties={"partial": bool(error.partial_text)},
+                )
+            )
+        )
+
+    async def _withdraw(self, writer: ReplyWriter) -> None:
+        """Remove the parts already streamed for a reply that was cancelled."""
+        for message in writer.messages:
+            with contextlib.suppress(discord.HTTPException):
+                await message.delete()
+
+    async def _invite_feedback(self, message: discord.Message | discord.WebhookMessage) -> None:
+        try:
+            for emoji in FEEDBACK_EMOJI:
+                await message.add_reaction(emoji)
+        except discord.HTTPException as error:
+            log.info("could not add feedback reactions in %s: %s", message.channel.id, error)
+
+    # -- context ----------------------------------------------------------------------------
+
+    async def _context(self, channel: discord.abc.Messageable, prompt: Prompt) -> list[Turn]:
+        if prompt.channel_id not in self.memory:
+            turns = await self._history_turns(channel, prompt.message_id)
+            self.memory.replace(prompt.channel_id, turns)
+        return self.memory.window(prompt.channel_id)
+
+    async def _history_turns(self, channel: discord.abc.Messageable, before: int) -> list[Turn]:
+        """Rebuild context from Discord after a restart: the messages that addressed the bot
+        and its own replies, back to the last ``/reset``."""
+        bot_user = self.bot.user
+        assert bot_user is not None
+        settings = self.bot.settings
+        newest_first: list[Turn] = []
+        anchor: int | None = None
+        try:
+            history = channel.history(
+                limit=settings.context_max_messages * 3, before=discord.Object(before)
+            )
+            async for message in history:
+                if message.author.id == bot_user.id:
+                    if message.content.startswith(RESET_MARKER):
+                        break
+                    if is_notice(message.content) or not message.content:
+                        continue
+                    part_of = reply_anchor(message)
+                    if newest_first and newest_first[-1].role == "assistant" and part_of == anchor:
+                        previous = newest_first.pop()
+                        newest_first.append(
+                            Turn("assistant", f"{message.content}\n{previous.content}")
+                        )
+                    else:
+                        newest_first.append(Turn("assistant", message.content))
+                    anchor = part_of
+                    continue
+                anchor = None
+                if classify(message, bot_user, settings):
+                    text = readable_text(message, bot_user.id)
+                    if text:
+                        newest_first.append(Turn("user", text, message.author.display_name))
+        except discord.HTTPException as error:
+            log.warning(
+                "could not read history of channel %s: %s", getattr(channel, "id", "?"), error
+            )
+        newest_first.reverse()
+        return newest_first[-settings.context_max_messages :]
+
+    def reset(self, channel_id: int) -> None:
+        self.memory.reset(channel_id)
+
+
+async def setup(bot: ChatBot) -> None:
+    await bot.add_cog(Chat(bot))
