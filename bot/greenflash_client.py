@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 Influence = Literal["positive", "negative", "neutral"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class GreenflashSettings:
     """``GREENFLASH_*`` variables. The key is kept out of ``repr``."""
 

@@ -104,7 +104,7 @@ class EnvReader:
             raise SettingsError(self.problems)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
     """The bot's configuration. ``repr`` never shows the secrets."""
 
