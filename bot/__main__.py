@@ -1,4 +1,4 @@
-"""``python -m bot``: load ``.env``, set up logging, read settings, run.
+"""``python -m bot [doctor]``: load ``.env``, set up logging, read settings, run.
 
 Configuration problems end the process with exit code 2 and one line naming every bad
 variable, so a Heroku release with a typo fails loudly instead of crash-looping. SIGTERM
@@ -17,9 +17,9 @@ import discord
 from dotenv import load_dotenv
 
 from bot.client import ChatBot
-from bot.greenflash_client import GreenflashSettings
-from bot.products import ProductConfig
-from bot.settings import Settings, SettingsError
+from bot.configuration import load_configuration
+from bot.doctor import run_doctor
+from bot.settings import SettingsError
 
 log = logging.getLogger("bot")
 
@@ -47,27 +47,6 @@ def setup_logging(secrets: Iterable[str]) -> None:
     redact = RedactSecrets(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
-
-
-def load_configuration() -> tuple[Settings, GreenflashSettings, ProductConfig]:
-    """Every source read once; all problems gathered into one :class:`SettingsError`."""
-    problems: list[str] = []
-    settings = greenflash_settings = products = None
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        problems += error.problems
-    try:
-        greenflash_settings = GreenflashSettings.from_env()
-    except SettingsError as error:
-        problems += error.problems
-    try:
-        products = ProductConfig.load()
-    except ValueError as error:  # tomllib.TOMLDecodeError is a ValueError
-        problems.append(f"bot/products.toml: {error}")
-    if problems or settings is None or greenflash_settings is None or products is None:
-        raise SettingsError(problems)
-    return settings, greenflash_settings, products
 
 
 async def run(bot: ChatBot, token: str) -> int:
@@ -98,8 +77,10 @@ async def run(bot: ChatBot, token: str) -> int:
     return 0
 
 
-def main() -> int:
+def main(args: list[str]) -> int:
     load_dotenv(override=False)
+    if args == ["doctor"]:
+        return run_doctor()
     try:
         settings, greenflash_settings, products = load_configuration()
     except SettingsError as error:
@@ -113,4 +94,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
