@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
 import openai
 
 from bot.conversation import Usage
@@ -74,15 +73,15 @@ class Completion:
 
 
 def classify_error(error: Exception) -> FailureKind:
-    """Map the SDK's error classes (and a cut stream's transport error) to a failure kind."""
+    """Map the SDK's error classes to a failure kind; a cut stream is a connection error."""
     match error:
         case openai.RateLimitError():
             body = error.body if isinstance(error.body, dict) else {}
             quota = "insufficient_quota" in (str(body.get("code")), str(body.get("type")))
             return FailureKind.QUOTA if quota else FailureKind.RATE_LIMITED
-        case openai.APITimeoutError() | httpx.TimeoutException():
+        case openai.APITimeoutError():
             return FailureKind.TIMEOUT
-        case openai.APIConnectionError() | httpx.TransportError():
+        case openai.APIConnectionError():
             return FailureKind.UNREACHABLE
         case openai.AuthenticationError() | openai.PermissionDeniedError() | openai.NotFoundError():
             return FailureKind.MISCONFIGURED
@@ -133,7 +132,7 @@ class ChatModel:
             if self.stream and on_text is not None:
                 return await self._stream(turns, track)
             return await self._complete(turns)
-        except (openai.APIError, httpx.HTTPError) as error:
+        except openai.APIError as error:
             kind = classify_error(error)
             log.warning(
                 "model call failed: kind=%s error=%s model=%s streamed_chars=%d",

@@ -1,0 +1,341 @@
+"""The OpenAI stand-in speaks the API closely enough for the real SDK, faults included."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from tests.standins.openai_server import INSUFFICIENT_QUOTA, OpenAIStandIn
+
+MESSAGES: list[Any] = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "alice: hello?"},
+]
+
+
+def client_for(standin: OpenAIStandIn, **options: Any) -> openai.AsyncOpenAI:
+    options.setdefault("max_retries", 0)
+    return openai.AsyncOpenAI(base_url=standin.base_url, api_key="test", **options)
+
+
+async def test_completion_round_trip_records_the_exact_request(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.script("Hello from the stand-in.")
+    client = client_for(openai_standin)
+    try:
+        completion = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=50, temperature=0.2
+        )
+    finally:
+        await client.close()
+
+    assert completion.choices[0].message.content == "Hello from the stand-in."
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.model == "gpt-4o-mini"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == math.ceil(len("Hello from the stand-in.") / 4)
+    assert completion.usage.total_tokens == (
+        completion.usage.prompt_tokens + completion.usage.completion_tokens
+    )
+    [body] = openai_standin.requests
+    assert body["messages"] == MESSAGES
+    assert body["max_tokens"] == 50
+    assert "stream" not in body
+    assert openai_standin.request_headers[0]["authorization"] == "Bearer test"
+
+
+async def test_stream_round_trip_reassembles_the_reply_with_usage(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    reply = "Streaming works, one small piece at a time."
+    openai_standin.script(reply)
+    openai_standin.chunk_size = 5
+    client = client_for(openai_standin)
+    try:
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+    finally:
+        await client.close()
+
+    assert chunks[0].choices[0].delta.role == "assistant"
+    pieces = [c.choices[0].delta.content for c in chunks
+              if c.choices and c.choices[0].delta.content]
+    assert "".join(pieces) == reply
+    assert len(pieces) == math.ceil(len(reply) / 5)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == math.ceil(len(reply) / 4)
+    assert all(c.usage is None for c in chunks[:-1])
+    assert openai_standin.requests[0]["stream"] is True
+    assert openai_standin.requests[0]["messages"] == MESSAGES
+
+
+async def test_stream_without_include_usage_sends_no_usage_chunk(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    client = client_for(openai_standin)
+    try:
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+    finally:
+        await client.close()
+    assert all(chunk.choices for chunk in chunks)
+    assert all(chunk.usage is None for chunk in chunks)
+
+
+async def test_default_reply_echoes_then_reply_with_computes_it(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    client = client_for(openai_standin)
+    try:
+        first = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        openai_standin.reply_with(lambda body: f"{len(body['messages'])} messages")
+        second = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+    assert first.choices[0].message.content == "echo: alice: hello?"
+    assert second.choices[0].message.content == "2 messages"
+
+
+async def test_max_tokens_cuts_the_reply_with_finish_reason_length(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.script("x" * 100)
+    client = client_for(openai_standin)
+    try:
+        completion = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, max_tokens=5
+        )
+    finally:
+        await client.close()
+    assert completion.choices[0].message.content == "x" * 20
+    assert completion.choices[0].finish_reason == "length"
+
+
+async def test_insufficient_quota_429_is_a_rate_limit_error_with_its_code(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.fail_next(429, body=INSUFFICIENT_QUOTA)
+    client = client_for(openai_standin)
+    try:
+        with pytest.raises(openai.RateLimitError) as caught:
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+    assert caught.value.code == "insufficient_quota"
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["type"] == "insufficient_quota"
+    assert openai_standin.requests[0]["messages"] == MESSAGES  # failed ones are recorded
+
+
+async def test_500_is_an_internal_server_error_and_does_not_use_up_the_script(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.fail_next(500)
+    openai_standin.script("after the failure")
+    client = client_for(openai_standin)
+    try:
+        with pytest.raises(openai.InternalServerError):
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        completion = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+    assert completion.choices[0].message.content == "after the failure"
+    assert len(openai_standin.requests) == 2
+
+
+async def test_the_sdk_retries_5xx_itself(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.fail_next(503, times=2, headers={"retry-after-ms": "10"})
+    openai_standin.script("third time lucky")
+    client = client_for(openai_standin, max_retries=2)
+    try:
+        completion = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+    assert completion.choices[0].message.content == "third time lucky"
+    assert len(openai_standin.requests) == 3
+    retry_counts = [h["x-stainless-retry-count"] for h in openai_standin.request_headers]
+    assert retry_counts == ["0", "1", "2"]
+
+
+async def test_hang_ends_in_a_timeout_and_the_server_keeps_serving(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.hang_next()
+    client = client_for(openai_standin, timeout=0.3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(openai.APITimeoutError):
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        assert 0.25 < time.monotonic() - started < 2
+        completion = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+    assert completion.choices[0].message.content == "echo: alice: hello?"
+
+
+async def test_cut_stream_gives_the_partial_text_then_a_connection_error(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.script("0123456789abcdefghij")
+    openai_standin.chunk_size = 3
+    openai_standin.cut_stream_next(after_chars=8)
+    client = client_for(openai_standin)
+    received = ""
+    try:
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True,
+            stream_options={"include_usage": True},
+        )
+        with pytest.raises(openai.APIConnectionError) as caught:
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    received += chunk.choices[0].delta.content
+    finally:
+        await client.close()
+    assert received == "01234567"
+    assert not isinstance(caught.value, openai.APITimeoutError)
+    assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
+
+
+async def test_cut_non_streaming_body_is_a_connection_error(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.cut_stream_next(after_chars=10)
+    client = client_for(openai_standin)
+    try:
+        with pytest.raises(openai.APIConnectionError):
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+
+
+async def test_latency_and_chunk_delay_slow_the_answer(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.latency = 0.15
+    openai_standin.chunk_delay = 0.05
+    openai_standin.chunk_size = 100
+    openai_standin.script("short")
+    client = client_for(openai_standin)
+    try:
+        started = time.monotonic()
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True
+        )
+        first_chunk_at = None
+        async for _ in stream:
+            first_chunk_at = first_chunk_at or time.monotonic()
+        finished = time.monotonic()
+    finally:
+        await client.close()
+    assert first_chunk_at is not None
+    assert first_chunk_at - started >= 0.15
+    assert finished - first_chunk_at >= 0.05  # role, content, finish: two delays between
+
+
+async def test_models_list_retrieve_and_unknown_model(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.models = {"gpt-4o-mini", "my-model"}
+    client = client_for(openai_standin)
+    try:
+        listed = [model.id async for model in client.models.list()]
+        retrieved = await client.models.retrieve("my-model")
+        with pytest.raises(openai.NotFoundError) as missing:
+            await client.models.retrieve("gpt-5-nonexistent")
+        with pytest.raises(openai.NotFoundError):
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+    assert listed == ["gpt-4o-mini", "my-model"]
+    assert retrieved.id == "my-model"
+    assert missing.value.code == "model_not_found"
+
+
+async def test_valid_key_rejects_other_keys_with_401(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.valid_key = "sk-right"
+    wrong = client_for(openai_standin)
+    right = openai.AsyncOpenAI(base_url=openai_standin.base_url, api_key="sk-right")
+    try:
+        with pytest.raises(openai.AuthenticationError) as caught:
+            await wrong.models.retrieve("gpt-4o")
+        with pytest.raises(openai.AuthenticationError):
+            await wrong.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        model = await right.models.retrieve("gpt-4o")
+    finally:
+        await wrong.close()
+        await right.close()
+    assert caught.value.code == "invalid_api_key"
+    assert model.id == "gpt-4o"
+
+
+@pytest.mark.parametrize(
+    "request_options",
+    [
+        {"messages": []},
+        {"messages": [{"role": "wizard", "content": "hi"}]},
+        {"messages": MESSAGES, "stream_options": {"include_usage": True}},
+    ],
+    ids=["no-messages", "unknown-role", "stream-options-without-stream"],
+)
+async def test_malformed_requests_are_rejected_like_openai_does(
+    openai_standin: OpenAIStandIn, request_options: dict[str, Any]
+) -> None:
+    client = client_for(openai_standin)
+    try:
+        with pytest.raises(openai.BadRequestError):
+            await client.chat.completions.create(model="gpt-4o", **request_options)
+    finally:
+        await client.close()
+
+
+async def test_openai_base_url_environment_variable_reaches_the_standin(
+    openai_standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_standin.base_url)
+    client = openai.AsyncOpenAI(api_key="test", max_retries=0)
+    try:
+        completion = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+    assert completion.choices[0].message.content == "echo: alice: hello?"
+    assert len(await openai_standin.wait_for_requests(1)) == 1
+
+
+async def test_wait_for_requests_times_out_with_a_count(openai_standin: OpenAIStandIn) -> None:
+    with pytest.raises(TimeoutError, match="expected 1 chat completion requests"):
+        await openai_standin.wait_for_requests(1, timeout=0.05)
+
+
+async def test_stop_ends_a_hanging_request_and_then_connections_are_refused() -> None:
+    standin = OpenAIStandIn()
+    await standin.start()
+    standin.hang_next()
+    client = client_for(standin, timeout=10.0)
+    try:
+        pending = asyncio.create_task(
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        )
+        await standin.wait_for_requests(1)
+        started = time.monotonic()
+        await standin.stop()
+        with pytest.raises(openai.APIConnectionError):
+            await pending
+        assert time.monotonic() - started < 1.0
+        with pytest.raises(openai.APIConnectionError) as refused:
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    finally:
+        await client.close()
+        await standin.stop()
+    assert not isinstance(refused.value, openai.APITimeoutError)
+    assert isinstance(refused.value.__cause__, httpx2.ConnectError)
