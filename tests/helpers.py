@@ -1,0 +1,47 @@
+"""Factories shared by the tests: settings and analytics pointed at the stand-ins."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.products import ProductConfig
+from bot.settings import Settings
+
+TEST_PRODUCT = "prod-standin"
+SYSTEM_PROMPT = "You are the test assistant."
+
+
+def make_settings(**overrides: Any) -> Settings:
+    base = Settings(
+        discord_token="unused",
+        openai_api_key="sk-test-openai-key",
+        system_prompt=SYSTEM_PROMPT,
+        openai_timeout=5.0,
+        openai_max_retries=0,
+        cooldown_rate=100,
+    )
+    return replace(base, **overrides)
+
+
+def greenflash_settings(base_url: str, **overrides: Any) -> GreenflashSettings:
+    base = GreenflashSettings(
+        api_key="gf-test-key", base_url=base_url, timeout=2.0, max_retries=2,
+        drain_seconds=5.0,
+    )
+    return replace(base, **overrides)
+
+
+def make_analytics(
+    base_url: str, products: ProductConfig | None = None, **overrides: Any
+) -> Analytics:
+    """Must be called inside the running loop: the aiohttp transport binds to it."""
+    settings = greenflash_settings(base_url, **overrides)
+    return Analytics(
+        build_client(settings),
+        products or ProductConfig(default_product_id=TEST_PRODUCT),
+        model="gpt-4o-mini",
+        system_prompt=SYSTEM_PROMPT,
+        settings=settings,
+    )

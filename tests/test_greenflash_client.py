@@ -1,0 +1,236 @@
+"""Analytics through the real greenflash SDK (aiohttp transport) and the Greenflash stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.conversation import Prompt, Reply, Trigger, Usage
+from bot.greenflash_client import Analytics, GreenflashSettings
+from bot.products import ProductConfig
+from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT, make_analytics
+from tests.standins.greenflash_server import GreenflashStandIn
+
+ASKED = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+def prompt(**overrides: object) -> Prompt:
+    values: dict[str, object] = {
+        "text": "How do I reset my password?",
+        "message_id": 1001,
+        "created_at": ASKED,
+        "user_id": 42,
+        "user_name": "Alice",
+        "username": "alice",
+        "channel_id": 7,
+        "channel_name": "general",
+        "guild_id": 99,
+        "guild_name": "Alpha Guild",
+        "trigger": Trigger.MENTION,
+    }
+    return Prompt(**(values | overrides))  # type: ignore[arg-type]
+
+
+def reply(**overrides: object) -> Reply:
+    values: dict[str, object] = {
+        "text": "Use the account page.",
+        "message_ids": (2002, 2003),
+        "created_at": ASKED + timedelta(seconds=2),
+        "model": "gpt-4o-mini-2024-07-18",
+        "latency_ms": 1234,
+        "usage": Usage(30, 12),
+    }
+    return Reply(**(values | overrides))  # type: ignore[arg-type]
+
+
+async def test_user_then_assistant_message_fields(greenflash_standin: GreenflashStandIn) -> None:
+    analytics = make_analytics(greenflash_standin.base_url)
+    await analytics.log_user_message(prompt())
+    await analytics.log_assistant_message(prompt(), reply())
+    await analytics.close()
+    user, assistant = (record.json for record in greenflash_standin.accepted_for("/messages"))
+    assert user == {
+        "productId": TEST_PRODUCT,
+        "externalUserId": "42",
+        "externalConversationId": "7",
+        "externalOrganizationId": "99",
+        "model": "gpt-4o-mini",
+        "systemPrompt": SYSTEM_PROMPT,
+        "properties": {"platform": "discord", "channel_name": "general",
+                       "guild_name": "Alpha Guild"},
+        "messages": [{
+            "role": "user",
+            "content": "How do I reset my password?",
+            "externalMessageId": "1001",
+            "createdAt": "2026-11-25T12:00:00+00:00",
+            "properties": {"trigger": "mention", "truncated": False},
+        }],
+    }
+    assert assistant["externalUserId"] == "42"
+    assert assistant["model"] == "gpt-4o-mini-2024-07-18"
+    assert assistant["messages"] == [{
+        "role": "assistant",
+        "content": "Use the account page.",
+        "externalMessageId": "2002",
+        "parentExternalMessageId": "1001",
+        "createdAt": "2026-11-25T12:00:02+00:00",
+        "model": "gpt-4o-mini-2024-07-18",
+        "properties": {"trigger": "mention", "latency_ms": 1234, "prompt_tokens": 30,
+                       "completion_tokens": 12, "discord_messages": 2, "cut_off": False},
+    }]
+
+
+async def test_dm_has_no_organization_and_goes_to_default_product(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    products = ProductConfig(default_product_id="prod-default", guild_products={99: "prod-99"})
+    analytics = make_analytics(greenflash_standin.base_url, products)
+    await analytics.log_user_message(prompt(guild_id=None, guild_name=None, trigger=Trigger.DM))
+    await analytics.log_user_message(prompt(message_id=1002))
+    await analytics.close()
+    dm, guild = (record.json for record in greenflash_standin.accepted_for("/messages"))
+    assert "externalOrganizationId" not in dm
+    assert dm["productId"] == "prod-default"
+    assert guild["productId"] == "prod-99"
+    assert greenflash_standin.organizations.keys() == {"99"}
+
+
+async def test_users_and_guilds_identified_once_and_again_on_rename(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    analytics = make_analytics(greenflash_standin.base_url)
+    for message_id in range(5):
+        await analytics.log_user_message(prompt(message_id=message_id))
+    analytics.identify_guild(99, "Alpha Guild Renamed")
+    await analytics.close()
+    users = greenflash_standin.accepted_for("/users")
+    organizations = greenflash_standin.accepted_for("/organizations")
+    assert [record.json["externalUserId"] for record in users] == ["42"]
+    assert users[0].json["name"] == "Alice"
+    assert users[0].json["properties"]["username"] == "alice"
+    assert [record.json["name"] for record in organizations] == [
+        "Alpha Guild", "Alpha Guild Renamed"
+    ]
+
+
+async def test_failure_is_logged_once_with_class_and_conversation_never_the_key(
+    greenflash_standin: GreenflashStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    greenflash_standin.fail_next(500, times=3, headers={"retry-after-ms": "10"})
+    analytics = make_analytics(greenflash_standin.base_url)
+    with caplog.at_level(logging.WARNING, logger="bot.greenflash_client"):
+        await analytics.log_assistant_message(prompt(), reply())
+        await analytics.close()
+    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert failures == ["greenflash assistant message failed: InternalServerError (HTTP 500) "
+                        "conversation=7"]
+    assert analytics.stats.failed == 1
+    assert "gf-test-key" not in caplog.text
+
+
+async def test_in_flight_calls_are_bounded_and_all_delivered(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    greenflash_standin.latency = 0.05
+    analytics = make_analytics(greenflash_standin.base_url, max_in_flight=3)
+    for message_id in range(30):
+        analytics.keep(asyncio.create_task(
+            analytics.log_assistant_message(prompt(), reply(message_ids=(message_id,)))
+        ))
+    assert analytics.pending == 30
+    await analytics.close()
+    assert greenflash_standin.max_in_flight == 3
+    assert len(greenflash_standin.accepted_for("/messages")) == 30
+    assert analytics.pending == 0
+
+
+async def test_backlog_past_max_pending_is_dropped_and_counted(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    greenflash_standin.latency = 0.05
+    analytics = make_analytics(greenflash_standin.base_url, max_pending=5)
+    for message_id in range(8):
+        analytics.keep(asyncio.create_task(
+            analytics.log_assistant_message(prompt(), reply(message_ids=(message_id,)))
+        ))
+    await analytics.close()
+    assert analytics.stats.dropped == 3
+    assert len(greenflash_standin.accepted_for("/messages")) == 5
+
+
+async def test_close_delivers_slow_calls_within_the_bound(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    greenflash_standin.latency = 0.5
+    analytics = make_analytics(greenflash_standin.base_url)
+    analytics.keep(asyncio.create_task(analytics.log_user_message(prompt())))
+    assert await analytics.close(grace=3.0) == 0
+    assert len(greenflash_standin.accepted_for("/messages")) == 1
+
+
+async def test_close_reports_what_could_not_be_sent(
+    greenflash_standin: GreenflashStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    await greenflash_standin.down()
+    analytics = make_analytics(greenflash_standin.base_url, max_retries=10)
+    for message_id in range(4):
+        analytics.keep(asyncio.create_task(
+            analytics.log_assistant_message(prompt(), reply(message_ids=(message_id,)))
+        ))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with caplog.at_level(logging.WARNING):
+        unsent = await analytics.close(grace=1.0)
+    assert loop.time() - started < 2.0
+    assert unsent == 4
+    assert "greenflash: 4 call(s) not sent before shutdown" in caplog.text
+
+
+async def test_recovery_within_retry_window_stores_each_message_once(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    greenflash_standin.fail_next(429, headers={"retry-after-ms": "50"})
+    greenflash_standin.drop_next()
+    analytics = make_analytics(greenflash_standin.base_url)
+    await analytics.log_user_message(prompt())
+    await analytics.log_assistant_message(prompt(), reply())
+    await analytics.close()
+    stored = greenflash_standin.stored_messages("7")
+    assert [item["externalMessageId"] for item in stored] == ["1001", "2002"]
+    assert analytics.stats.failed == 0
+
+
+async def test_without_key_or_product_nothing_is_sent(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    no_key = Analytics(None, ProductConfig(default_product_id="p"), model="m",
+                       system_prompt="s", settings=GreenflashSettings(api_key=None))
+    no_product = make_analytics(greenflash_standin.base_url, ProductConfig())
+    for analytics in (no_key, no_product):
+        assert not analytics.enabled
+        await analytics.log_user_message(prompt())
+        await analytics.close()
+    assert no_key.disabled_reason() == "GREENFLASH_API_KEY is not set"
+    assert "products.toml" in (no_product.disabled_reason() or "")
+    assert greenflash_standin.accepted == []
+    assert greenflash_standin.failed == []
+
+
+async def test_ratings_and_events(greenflash_standin: GreenflashStandIn) -> None:
+    analytics = make_analytics(greenflash_standin.base_url)
+    await analytics.rate(guild_id=99, conversation_id=7, message_id=2002, rating=1,
+                         rating_min=-1, rating_max=1)
+    for _ in range(2):
+        await analytics.record_event("reply_failed", guild_id=99, conversation_id=7, user_id=42,
+                                     source_id=1001, influence="negative", value="timeout")
+    await analytics.close()
+    (rating,) = greenflash_standin.accepted_for("/ratings")
+    assert rating.json == {"productId": TEST_PRODUCT, "rating": 1, "ratingMin": -1,
+                           "ratingMax": 1, "externalConversationId": "7",
+                           "externalMessageId": "2002"}
+    events = greenflash_standin.accepted_for("/events")
+    assert {record.json["insertId"] for record in events} == {"reply_failed:1001"}
+    assert events[0].json["influence"] == "negative"
