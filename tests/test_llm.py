@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from bot.llm import POLITE, ChatModel, FailureKind, ModelError
@@ -53,7 +55,7 @@ async def test_stream_reports_growing_text(model: ChatModel, openai_standin: Ope
     assert completion.text == "The answer is twelve, of course."
     assert len(seen) > 3
     assert seen[-1] == completion.text
-    assert all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False))
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(seen))
     assert completion.usage.prompt_tokens > 0
     assert openai_standin.requests[-1]["stream"] is True
     await model.close()
