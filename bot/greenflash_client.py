@@ -140,6 +140,7 @@ class Analytics:
         self.settings = settings
         self.stats = AnalyticsStats()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._users = _SeenCache(identity_cache_size)
         self._guilds = _SeenCache(identity_cache_size)
@@ -163,11 +164,13 @@ class Analytics:
 
     def keep(self, task: asyncio.Task[None]) -> None:
         """Hold ``task`` until it finishes; past ``max_pending`` drop it, so a burst
-        during an outage costs a counted loss rather than unbounded memory."""
-        if len(self._tasks) >= self.settings.max_pending:
+        during an outage costs a counted loss rather than unbounded memory. After
+        :meth:`close` the client is gone, so late calls are dropped and counted too."""
+        if self._closed or len(self._tasks) >= self.settings.max_pending:
             task.cancel()
             self.stats.dropped += 1
-            log.warning("greenflash backlog full (%d pending): dropped a call", self.pending)
+            reason = "closed" if self._closed else f"backlog full ({self.pending} pending)"
+            log.warning("greenflash %s: dropped a call", reason)
             return
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -203,6 +206,7 @@ class Analytics:
         Returns how many calls could not be sent.
         """
         grace = self.settings.drain_seconds if grace is None else grace
+        self._closed = True
         unsent = 0
         if self._tasks:
             _, not_done = await asyncio.wait(set(self._tasks), timeout=grace)

@@ -135,7 +135,9 @@ class Commands(commands.Cog):
         if not self.allowed(interaction) or interaction.channel_id is None:
             await tell(interaction, NOT_HERE)
             return
-        if not 1 <= rating <= 5:
+        # Discord enforces the range in its clients, but discord.py passes a stale or forged
+        # payload through unchecked, even with the wrong type.
+        if not isinstance(rating, int) or not 1 <= rating <= 5:
             await tell(interaction, "The rating must be a whole number from 1 to 5.")
             return
         analytics = self.bot.analytics
