@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
+from bot.client import ChatBot
+from tests.bot_harness import Stands, running_bot
+from tests.standins.discord_server import DiscordStandIn
 from tests.standins.greenflash_server import GreenflashStandIn
 from tests.standins.openai_server import OpenAIStandIn
 
@@ -25,6 +28,34 @@ async def openai_standin() -> AsyncIterator[OpenAIStandIn]:
 async def greenflash_standin() -> AsyncIterator[GreenflashStandIn]:
     """A started Greenflash stand-in on 127.0.0.1; its ``base_url`` ends in ``/api/v1``."""
     standin = GreenflashStandIn()
+    await standin.start()
+    try:
+        yield standin
+    finally:
+        await standin.stop()
+
+
+@pytest_asyncio.fixture
+async def stands(
+    discord_standin: DiscordStandIn,
+    openai_standin: OpenAIStandIn,
+    greenflash_standin: GreenflashStandIn,
+) -> Stands:
+    return Stands(discord_standin, openai_standin, greenflash_standin)
+
+
+@pytest_asyncio.fixture
+async def bot(stands: Stands) -> AsyncIterator[ChatBot]:
+    """The real bot with default test settings (``CHAT_CHANNEL`` is a chat channel)."""
+    async with running_bot(stands) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def discord_standin() -> AsyncIterator[DiscordStandIn]:
+    """A started Discord stand-in (REST + gateway) on 127.0.0.1; use ``redirect()`` to point
+    discord.py at it."""
+    standin = DiscordStandIn()
     await standin.start()
     try:
         yield standin

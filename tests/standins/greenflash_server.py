@@ -376,7 +376,7 @@ class GreenflashStandIn:
         return [record for record in self.failed if record.path == path]
 
     async def wait_for_accepted(
-        self, path: str, count: int, timeout: float = 5.0  # noqa: ASYNC109 - tests expect it
+        self, path: str, count: int, timeout: float = 5.0
     ) -> list[Recorded]:
         """Wait until ``count`` requests to ``path`` were accepted; returns them."""
         deadline = time.monotonic() + timeout

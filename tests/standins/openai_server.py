@@ -233,7 +233,7 @@ class OpenAIStandIn:
         return len(self._faults)
 
     async def wait_for_requests(
-        self, n: int, timeout: float = 5.0  # noqa: ASYNC109 - the interface tests expect
+        self, n: int, timeout: float = 5.0
     ) -> list[dict[str, Any]]:
         """Wait until ``n`` chat completion requests arrived; returns the first ``n`` bodies."""
         deadline = time.monotonic() + timeout

@@ -1,0 +1,314 @@
+"""Application commands and interactions for the Discord stand-in.
+
+* :class:`CommandRegistry` keeps what the bot synced (``PUT /applications/{app}/commands``
+  and the guild variant): Discord-style validation of names and descriptions, stable ids
+  per ``(name, type)`` across re-syncs, a new ``version`` each time.
+* :func:`command_data` builds the ``data`` of an INTERACTION_CREATE for ``/name`` (or
+  ``"group sub"``), typing a dict of options from the synced schema (string 3, integer 4,
+  boolean 5, user 6, channel 7, role 8, mentionable 9, number 10) with ``resolved`` users,
+  members, channels and roles; a raw list of options is sent as given.
+* :func:`interaction_payload` builds the INTERACTION_CREATE payload discord.py parses
+  (``member`` with ``permissions`` in guilds, ``user`` in DMs, ``app_permissions``,
+  ``context``, ``authorizing_integration_owners``, ``attachment_size_limit``...).
+* :class:`Interaction` records what the bot answered.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from tests.standins.discord_gateway import Changes
+from tests.standins.discord_rest import form_error
+from tests.standins.discord_world import EVERYONE_PERMISSIONS, FLAG_LOADING, World, iso
+
+_COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+_OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
+INTERACTION_FLAGS = (1 << 2) | (1 << 6) | (1 << 12) | (1 << 15)
+
+
+class Interaction:
+    """An interaction the stand-in dispatched, and what the bot answered to it."""
+
+    def __init__(
+        self, payload: dict[str, Any], created: float, *, world: World, changes: Changes
+    ) -> None:
+        self._world = world
+        self._changes = changes
+        self.payload = payload
+        self.id = int(payload["id"])
+        self.token: str = payload["token"]
+        self.type: int = payload["type"]
+        self.channel_id = int(payload["channel_id"])
+        self.guild_id: int | None = int(payload["guild_id"]) if "guild_id" in payload else None
+        self.created = created
+        self.callbacks: list[dict[str, Any]] = []
+        self.followups: list[dict[str, Any]] = []
+        self.edits: list[dict[str, Any]] = []
+        self.response_type: int | None = None
+        self.acknowledged: float | None = None
+        self.original_message_id: int | None = None
+        self.message_ids: list[int] = []
+        self.loading = False
+
+    @property
+    def user(self) -> dict[str, Any]:
+        user: dict[str, Any] = (self.payload.get("member") or self.payload)["user"]
+        return user
+
+    def original_message(self) -> dict[str, Any] | None:
+        """The response message as stored now (after edits), if the response made one."""
+        if self.original_message_id is None:
+            return None
+        return self._world.find(self.original_message_id)
+
+    async def wait_for_callback(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The first accepted ``POST .../callback`` body (rejected ones are in ``requests``)."""
+        return await self._changes.until(
+            lambda: self.callbacks[0] if self.callbacks else None, timeout,
+            f"a callback to interaction {self.id}",
+        )
+
+    async def wait_for_followup(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """The first ``count`` followup bodies (followup POSTs and ``@original`` edits)."""
+        return await self._changes.until(
+            lambda: self.followups[:count] if len(self.followups) >= count else None,
+            timeout, f"{count} followup(s) to interaction {self.id}",
+        )
+
+    def complete_message(
+        self, message: dict[str, Any], body: dict[str, Any], *, loading: bool, flags: int | None
+    ) -> dict[str, Any]:
+        """Turns a base message into one made by this interaction's webhook (type 20 for a
+        command), with the body's (or the given) flags; ``loading``: a "thinking" message."""
+        message["components"] = body.get("components") or []
+        wanted = int(body.get("flags") or 0) if flags is None else flags
+        message["flags"] = (wanted & INTERACTION_FLAGS) | (FLAG_LOADING if loading else 0)
+        message["type"] = 20 if self.type == 2 else 0
+        app = self.payload["application_id"]
+        message["webhook_id"] = app
+        message["application_id"] = app
+        metadata: dict[str, Any] = {
+            "id": str(self.id), "type": self.type, "user": self.user,
+            "authorizing_integration_owners": self.payload["authorizing_integration_owners"],
+        }
+        if self.type == 2:
+            metadata["name"] = self.payload["data"]["name"]
+            metadata["command_type"] = self.payload["data"].get("type", 1)
+        message["interaction_metadata"] = metadata
+        self.message_ids.append(int(message["id"]))
+        return message
+
+
+class CommandRegistry:
+    """Synced application commands, global (key None) and per guild."""
+
+    def __init__(self, world: World, application_id: int) -> None:
+        self.world = world
+        self.application_id = application_id
+        self.scopes: dict[int | None, list[dict[str, Any]]] = {}
+        self._fabricated: dict[str, int] = {}
+
+    def get(self, guild_id: int | None) -> list[dict[str, Any]]:
+        return self.scopes.get(guild_id, [])
+
+    @staticmethod
+    def check(index: int, command: dict[str, Any]) -> None:
+        name = command.get("name") or ""
+        if not _COMMAND_NAME.match(name) or name != name.lower():
+            raise form_error(
+                [index, "name"], "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"
+            )
+        description = command.get("description") or ""
+        if command.get("type", 1) == 1 and not 1 <= len(description) <= 100:
+            raise form_error(
+                [index, "description"], "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            )
+        if len(command.get("options") or []) > 25:
+            raise form_error(
+                [index, "options"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
+            )
+
+    def _stored(self, command: dict[str, Any], guild_id: int | None) -> dict[str, Any]:
+        kind = command.get("type", 1)
+        same = next(
+            (c for c in self.get(guild_id) if (c["name"], c["type"]) == (command["name"], kind)),
+            None,
+        )
+        stored: dict[str, Any] = {
+            "id": same["id"] if same else str(self.world.snowflakes.next()),
+            "application_id": str(self.application_id),
+            "version": str(self.world.snowflakes.next()),
+            "default_member_permissions": None, "type": kind, "nsfw": False,
+            "name_localizations": None, "description_localizations": None,
+            "contexts": None, "integration_types": [0], "description": "",
+            **command,
+        }
+        if guild_id is not None:
+            stored["guild_id"] = str(guild_id)
+        return stored
+
+    def overwrite(
+        self, guild_id: int | None, commands: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A bulk overwrite (PUT): the stored list becomes ``commands``."""
+        for index, command in enumerate(commands):
+            self.check(index, command)
+        self.scopes[guild_id] = [self._stored(c, guild_id) for c in commands]
+        return self.scopes[guild_id]
+
+    def upsert(self, guild_id: int | None, command: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Creates or replaces one command; returns (created, stored)."""
+        self.check(0, command)
+        stored = self._stored(command, guild_id)
+        old = self.get(guild_id)
+        created = not any(c["id"] == stored["id"] for c in old)
+        self.scopes[guild_id] = [c for c in old if c["id"] != stored["id"]] + [stored]
+        return created, stored
+
+    def delete(self, guild_id: int | None, command_id: str) -> bool:
+        old = self.get(guild_id)
+        self.scopes[guild_id] = [c for c in old if c["id"] != command_id]
+        return len(old) != len(self.scopes[guild_id])
+
+    def find(self, name: str, guild_id: int | None) -> dict[str, Any] | None:
+        """The chat-input command ``name`` a user in ``guild_id`` would see."""
+        for scope in ([guild_id, None] if guild_id is not None else [None]):
+            for command in self.get(scope):
+                if command["name"] == name and command.get("type", 1) == 1:
+                    return command
+        return None
+
+    def fabricated_id(self, name: str) -> int:
+        """A stable id for a command the bot never synced."""
+        if name not in self._fabricated:
+            self._fabricated[name] = self.world.snowflakes.next()
+        return self._fabricated[name]
+
+
+def command_data(
+    registry: CommandRegistry,
+    name: str,
+    options: dict[str, object] | list[dict[str, Any]] | None,
+    guild_id: int | None,
+) -> dict[str, Any]:
+    """The ``data`` of a chat-input INTERACTION_CREATE for ``/name`` (``"group sub"`` too)."""
+    parts = name.split()
+    command = registry.find(parts[0], guild_id)
+    data: dict[str, Any] = {
+        "id": command["id"] if command else str(registry.fabricated_id(parts[0])),
+        "name": parts[0], "type": 1,
+    }
+    if command and command.get("guild_id"):
+        data["guild_id"] = command["guild_id"]
+    container, schema = data, (command or {}).get("options", [])
+    for sub in parts[1:]:
+        spec = next((o for o in schema if o.get("name") == sub), None)
+        node: dict[str, Any] = {"type": spec["type"] if spec else 1, "name": sub, "options": []}
+        container.setdefault("options", []).append(node)
+        container, schema = node, (spec or {}).get("options", [])
+    resolved: dict[str, dict[str, Any]] = {}
+    if isinstance(options, list):
+        typed = options
+    else:
+        typed = [
+            _typed_option(registry.world, key, value, schema=schema, guild_id=guild_id,
+                          resolved=resolved)
+            for key, value in (options or {}).items()
+        ]
+    if typed or container is data:
+        container["options"] = typed
+    if resolved:
+        data["resolved"] = resolved
+    return data
+
+
+def _typed_option(
+    world: World,
+    name: str,
+    value: object,
+    *,
+    schema: list[dict[str, Any]],
+    guild_id: int | None,
+    resolved: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    spec = next((o for o in schema if o.get("name") == name), None)
+    kind = spec["type"] if spec else _OPTION_TYPES.get(type(value), 3)
+    if kind in (6, 7, 8, 9):
+        value = _resolve(world, kind, value, guild_id, resolved)
+    elif kind == 4 and isinstance(value, str | int | float) and not isinstance(value, bool):
+        value = int(value)
+    elif kind == 10 and isinstance(value, str | int | float):
+        value = float(value)
+    elif kind == 3:
+        value = str(value)
+    return {"name": name, "type": kind, "value": value}
+
+
+def _resolve(
+    world: World,
+    kind: int,
+    value: object,
+    guild_id: int | None,
+    resolved: dict[str, dict[str, Any]],
+) -> str:
+    key = str(value.get("id") if isinstance(value, dict) else value)
+    user = world.users.get(int(key))
+    channel = world.channels.get(int(key))
+    if kind in (6, 9) and user is not None:
+        resolved.setdefault("users", {})[key] = user
+        member = None if guild_id is None else world.partial_member(guild_id, int(key))
+        if guild_id is not None and member is not None:
+            permissions = str(world.permissions(guild_id, int(key)))
+            resolved.setdefault("members", {})[key] = {**member, "permissions": permissions}
+    elif kind == 7 and channel is not None:
+        entry = {k: channel[k] for k in ("id", "type", "name", "parent_id") if k in channel}
+        resolved.setdefault("channels", {})[key] = {**entry, "permissions": "0"}
+    elif kind in (8, 9) and guild_id is not None:
+        role = next((r for r in world.roles(guild_id) if r["id"] == key), None)
+        if role is not None:
+            resolved.setdefault("roles", {})[key] = role
+    return key
+
+
+def interaction_payload(
+    world: World,
+    application_id: int,
+    kind: int,
+    data: dict[str, Any],
+    *,
+    user: dict[str, Any],
+    channel_id: int,
+    guild_id: int | None,
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload with a fresh id and token."""
+    channel = dict(world.channels.get(channel_id) or {"id": str(channel_id), "type": 0})
+    payload: dict[str, Any] = {
+        "id": str(world.snowflakes.next()), "application_id": str(application_id),
+        "type": kind, "data": data, "channel_id": str(channel_id), "channel": channel,
+        "token": "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(96), "version": 1,
+        "locale": "en-US", "entitlements": [], "entitlement_sku_ids": [],
+        "attachment_size_limit": 10 * 1024 * 1024,
+        "context": 0 if guild_id is not None else 1,
+    }
+    if guild_id is None:
+        payload["user"] = user
+        payload["authorizing_integration_owners"] = {"0": "0"}
+        payload["app_permissions"] = str(EVERYONE_PERMISSIONS)
+        return payload
+    member = world.member(guild_id, int(user["id"])) or {
+        "user": user, "roles": [], "joined_at": iso(), "deaf": False, "mute": False,
+        "flags": 0, "pending": False, "nick": None, "avatar": None,
+    }
+    payload.update(
+        guild_id=str(guild_id), guild_locale="en-US",
+        guild={"id": str(guild_id), "locale": "en-US", "features": []},
+        member={**member, "permissions": str(world.permissions(guild_id, int(user["id"])))},
+        app_permissions=str(world.permissions(guild_id, world.bot_id)),
+        authorizing_integration_owners={"0": str(guild_id)},
+    )
+    return payload
