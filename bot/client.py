@@ -66,27 +66,23 @@ class ChatBot(commands.AutoShardedBot):
             shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
         )
         self.settings = settings
-        self.products = products
-        self.greenflash_settings = greenflash_settings
         self.cooldowns: commands.CooldownMapping[Prompt] = commands.CooldownMapping(
             commands.Cooldown(settings.cooldown_rate, settings.cooldown_seconds),
             lambda prompt: prompt.user_id,
         )
         self.accepting = True
         self._shutdown: asyncio.Task[None] | None = None
-        self.model: ChatModel
-        self.analytics: Analytics
+        # Both SDKs open their HTTP sessions lazily, on first use inside the running loop.
+        self.model = ChatModel(settings)
+        self.analytics = Analytics(
+            build_client(greenflash_settings),
+            products,
+            model=settings.model,
+            system_prompt=settings.system_prompt,
+            settings=greenflash_settings,
+        )
 
     async def setup_hook(self) -> None:
-        """Clients are built here, inside the running loop their HTTP sessions belong to."""
-        self.model = ChatModel(self.settings)
-        self.analytics = Analytics(
-            build_client(self.greenflash_settings),
-            self.products,
-            model=self.settings.model,
-            system_prompt=self.settings.system_prompt,
-            settings=self.greenflash_settings,
-        )
         reason = self.analytics.disabled_reason()
         if reason:
             log.warning("Greenflash analytics are off: %s", reason)
@@ -160,8 +156,6 @@ class ChatBot(commands.AutoShardedBot):
         self.accepting = False
         if self.get_cog("Chat") is not None:
             await self.chat.drain(self.settings.shutdown_grace_seconds / 2)
-        if hasattr(self, "analytics"):
-            await self.analytics.close()
-        if hasattr(self, "model"):
-            await self.model.close()
+        await self.analytics.close()
+        await self.model.close()
         await super().close()

@@ -59,7 +59,7 @@ def classify(
 
 def readable_text(message: discord.Message, bot_id: int) -> str:
     """The message as the model should read it: the bot's own mention removed, other
-    mentions turned into names (so the model cannot echo a ping), invisible characters gone."""
+    mentions turned into names (so the model cannot echo a ping)."""
     users = {user.id: user.display_name for user in message.mentions}
     roles = {role.id: role.name for role in message.role_mentions}
     guild = message.guild
@@ -74,8 +74,14 @@ def readable_text(message: discord.Message, bot_id: int) -> str:
 
     text = _USER_MENTION.sub(user_name, message.content)
     text = _ROLE_MENTION.sub(lambda match: "@" + roles.get(int(match.group(1)), "role"), text)
-    text = _CHANNEL_MENTION.sub(channel_name, text)
-    return _ZERO_WIDTH.sub("", text).strip()
+    return visible(_CHANNEL_MENTION.sub(channel_name, text))
+
+
+def visible(text: str) -> str:
+    """``text`` stripped, or empty when nothing in it would show. Invisible characters
+    inside real text stay: joiners build emoji and shape scripts such as Persian."""
+    text = text.strip()
+    return text if _ZERO_WIDTH.sub("", text).strip() else ""
 
 
 def channel_label(channel: object) -> str:
@@ -105,7 +111,7 @@ def prompt_from_message(
 
 def prompt_from_interaction(interaction: discord.Interaction, text: str, max_chars: int) -> Prompt:
     """``/ask`` prompts: the interaction id stands in for the message id."""
-    clean = _ZERO_WIDTH.sub("", text).strip()
+    clean = visible(text)
     guild = interaction.guild
     return Prompt(
         text=clean[:max_chars],

@@ -25,8 +25,45 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOT_HERE = "I'm not enabled here."
+_PYTHON_TYPES = {
+    discord.AppCommandOptionType.string: (str,),
+    discord.AppCommandOptionType.integer: (int,),
+    discord.AppCommandOptionType.number: (int, float),
+    discord.AppCommandOptionType.boolean: (bool,),
+}
 BAD_OPTIONS = "That command's options don't look right. Try `/help` to see how to use it."
 FAILED = "Something went wrong on my side. Please try again."
+
+
+class NotHere(app_commands.CheckFailure):
+    """The command was used in a guild outside the allowlist, or in a DM with DMs off."""
+
+
+class MalformedOptions(app_commands.CheckFailure):
+    """Options that Discord's own client would have refused."""
+
+
+def malformed_option(command: app_commands.Command, options: list[dict]) -> str | None:
+    """The first option whose name, type or range does not match the command's schema.
+
+    Discord's clients enforce the schema, but discord.py trusts the payload: a stale client
+    (commands changed since it cached them) or a forged request reaches the command as is.
+    """
+    for option in options:
+        parameter = command.get_parameter(str(option.get("name")))
+        if parameter is None or parameter.type.value != option.get("type"):
+            return f"unknown option {option.get('name')!r}"
+        value = option.get("value")
+        expected = _PYTHON_TYPES.get(parameter.type)
+        if expected is None:
+            continue
+        if not isinstance(value, expected) or (bool not in expected and isinstance(value, bool)):
+            return f"{parameter.name} has the wrong type"
+        size = len(value) if isinstance(value, str) else value
+        low, high = parameter.min_value, parameter.max_value
+        if (low is not None and size < low) or (high is not None and size > high):
+            return f"{parameter.name} is out of range"
+    return None
 
 
 async def tell(interaction: discord.Interaction, text: str) -> None:
@@ -47,20 +84,26 @@ class Commands(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.on_error = app_commands.CommandTree.on_error.__get__(self.bot.tree)
 
-    def allowed(self, interaction: discord.Interaction) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Every command: only where the bot is enabled, only with well-formed options."""
         settings = self.bot.settings
-        if interaction.guild_id is None:
-            return settings.answer_dms
-        return settings.guild_allowed(interaction.guild_id)
+        allowed = (settings.answer_dms if interaction.guild_id is None
+                   else settings.guild_allowed(interaction.guild_id))
+        if not allowed:
+            raise NotHere
+        command = interaction.command
+        options = (interaction.data or {}).get("options", [])
+        if isinstance(command, app_commands.Command):
+            problem = malformed_option(command, options)  # type: ignore[arg-type]
+            if problem:
+                raise MalformedOptions(problem)
+        return True
 
     @app_commands.command(name="ask", description="Ask the AI assistant a question.")
     @app_commands.describe(prompt="Your question or request")
     async def ask(
         self, interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 4000]
     ) -> None:
-        if not self.allowed(interaction):
-            await tell(interaction, NOT_HERE)
-            return
         question = prompt_from_interaction(interaction, prompt, self.bot.settings.max_prompt_chars)
         if not question.text:
             await tell(interaction, "Please type a question after `/ask`.")
@@ -76,7 +119,7 @@ class Commands(commands.Cog):
 
     @app_commands.command(name="reset", description="Start a fresh conversation in this channel.")
     async def reset(self, interaction: discord.Interaction) -> None:
-        if not self.allowed(interaction) or interaction.channel_id is None:
+        if interaction.channel_id is None:
             await tell(interaction, NOT_HERE)
             return
         self.bot.chat.reset(interaction.channel_id)
@@ -132,13 +175,8 @@ class Commands(commands.Cog):
         rating: app_commands.Range[int, 1, 5],
         comment: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        if not self.allowed(interaction) or interaction.channel_id is None:
+        if interaction.channel_id is None:
             await tell(interaction, NOT_HERE)
-            return
-        # Discord enforces the range in its clients, but discord.py passes a stale or forged
-        # payload through unchecked, even with the wrong type.
-        if not isinstance(rating, int) or not 1 <= rating <= 5:
-            await tell(interaction, "The rating must be a whole number from 1 to 5.")
             return
         analytics = self.bot.analytics
         analytics.keep(
@@ -161,13 +199,14 @@ class Commands(commands.Cog):
         """One place for command errors: users get a sentence, operators the traceback."""
         if isinstance(
             error,
-            app_commands.TransformerError
+            MalformedOptions
+            | app_commands.TransformerError
             | app_commands.CommandSignatureMismatch
             | app_commands.CommandNotFound,
         ):
             log.info("bad slash command input from %s: %s", interaction.user.id, error)
             text = BAD_OPTIONS
-        elif isinstance(error, app_commands.CheckFailure):
+        elif isinstance(error, NotHere):
             text = NOT_HERE
         else:
             log.error("slash command failed", exc_info=error)

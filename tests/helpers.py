@@ -14,7 +14,10 @@ SYSTEM_PROMPT = "You are the test assistant."
 
 
 def make_settings(**overrides: Any) -> Settings:
+    """Test settings. Replies are not streamed unless a test asks, so a reply's content is
+    final when it is created; tests/test_streaming.py covers the edits."""
     base = Settings(
+        stream_replies=False,
         discord_token="unused",
         openai_api_key="sk-test-openai-key",
         system_prompt=SYSTEM_PROMPT,
@@ -44,4 +47,16 @@ def make_analytics(
         model="gpt-4o-mini",
         system_prompt=SYSTEM_PROMPT,
         settings=settings,
+    )
+
+
+def pings_nobody(allowed_mentions: dict[str, Any] | None) -> bool:
+    """Discord pings no one for this ``allowed_mentions``: no parse, no ids, no replied user."""
+    allowed = allowed_mentions or {}
+    return (
+        "allowed_mentions" not in allowed
+        and allowed.get("parse") == []
+        and not allowed.get("users")
+        and not allowed.get("roles")
+        and not allowed.get("replied_user", False)
     )

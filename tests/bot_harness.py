@@ -1,0 +1,67 @@
+"""Running the real bot (``ChatBot``) against the three stand-ins inside a test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+from bot.client import ChatBot
+from bot.products import ProductConfig
+from bot.settings import Settings
+from tests.helpers import TEST_PRODUCT, greenflash_settings, make_settings
+from tests.standins.discord_server import CHAT_CHANNEL, DiscordStandIn, fast_startup
+from tests.standins.greenflash_server import GreenflashStandIn
+from tests.standins.openai_server import OpenAIStandIn
+
+
+@dataclass
+class Stands:
+    discord: DiscordStandIn
+    openai: OpenAIStandIn
+    greenflash: GreenflashStandIn
+
+
+def bot_settings(stands: Stands, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "discord_token": stands.discord.token,
+        "chat_channel_ids": frozenset({CHAT_CHANNEL}),
+    }
+    return make_settings(**(values | overrides))
+
+
+@asynccontextmanager
+async def running_bot(
+    stands: Stands,
+    settings: Settings | None = None,
+    *,
+    products: ProductConfig | None = None,
+    edit_interval: float | None = None,
+    **greenflash_overrides: Any,
+) -> AsyncIterator[ChatBot]:
+    """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would)."""
+    settings = settings or bot_settings(stands)
+    with (
+        stands.discord.redirect(),
+        mock.patch.dict(os.environ, {"OPENAI_BASE_URL": stands.openai.base_url}),
+    ):
+        bot = ChatBot(
+            settings,
+            products=products or ProductConfig(default_product_id=TEST_PRODUCT),
+            greenflash_settings=greenflash_settings(stands.greenflash.base_url,
+                                                    **greenflash_overrides),
+        )
+        fast_startup(bot)
+        runner = asyncio.create_task(bot.start(settings.discord_token))
+        try:
+            await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+            if edit_interval is not None:
+                bot.chat.edit_interval = edit_interval
+            yield bot
+        finally:
+            await bot.close()
+            await asyncio.wait_for(runner, timeout=10)

@@ -1,0 +1,144 @@
+"""What Greenflash receives for real conversations: one user and one assistant message each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.client import ChatBot
+from tests.bot_harness import Stands, running_bot
+from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
+from tests.standins.discord_server import (
+    ALICE,
+    BOT_ID,
+    CHAT_CHANNEL,
+    DM_ALICE,
+    GENERAL_CHANNEL,
+    GUILD_A,
+    THREAD,
+)
+
+
+async def logged_pair(stands: Stands, bot: ChatBot) -> tuple[dict[str, Any], dict[str, Any]]:
+    await stands.greenflash.wait_for_accepted("/messages", 2)
+    await bot.analytics.close()
+    calls = [record.json for record in stands.greenflash.accepted_for("/messages")]
+    assert len(calls) == 2, calls
+    user, assistant = sorted(calls, key=lambda call: call["messages"][0]["role"] != "user")
+    return user, assistant
+
+
+CASES = {
+    "mention": (GENERAL_CHANNEL, {"mention_bot": True}, "mention"),
+    "dm": (DM_ALICE, {}, "dm"),
+    "thread-reply": (THREAD, {"mention_bot": True}, "mention"),
+    "chat-channel": (CHAT_CHANNEL, {}, "chat_channel"),
+}
+
+
+@pytest.mark.parametrize(("channel_id", "kwargs", "trigger"), CASES.values(), ids=CASES.keys())
+async def test_each_conversation_logs_one_user_and_one_assistant_message(
+    stands: Stands, bot: ChatBot, channel_id: int, kwargs: dict[str, Any], trigger: str
+) -> None:
+    stands.openai.script("The answer.")
+    sent = await stands.discord.send_message(channel_id, "The question?", **kwargs)
+    (reply,) = await stands.discord.wait_for_messages(1, channel_id=channel_id)
+    user, assistant = await logged_pair(stands, bot)
+    for call in (user, assistant):
+        assert call["productId"] == TEST_PRODUCT
+        assert call["externalUserId"] == ALICE["id"]
+        assert call["externalConversationId"] == str(channel_id)
+        assert call["systemPrompt"] == SYSTEM_PROMPT
+        if channel_id == DM_ALICE:
+            assert "externalOrganizationId" not in call
+        else:
+            assert call["externalOrganizationId"] == str(GUILD_A)
+    (user_item,) = user["messages"]
+    (assistant_item,) = assistant["messages"]
+    assert user_item["role"] == "user"
+    assert user_item["content"] == "The question?"
+    assert user_item["externalMessageId"] == sent["id"]
+    assert user_item["properties"]["trigger"] == trigger
+    assert assistant_item["role"] == "assistant"
+    assert assistant_item["content"] == "The answer."
+    assert assistant_item["externalMessageId"] == reply["id"]
+    assert assistant_item["parentExternalMessageId"] == sent["id"]
+    assert assistant["model"] == "gpt-4o-mini"
+    assert user_item["createdAt"] < assistant_item["createdAt"]
+    assert assistant_item["properties"]["latency_ms"] >= 0
+    assert assistant_item["properties"]["completion_tokens"] > 0
+
+
+async def test_ask_logs_prompt_with_interaction_id(stands: Stands, bot: ChatBot) -> None:
+    interaction = await stands.discord.slash_command("ask", {"prompt": "Slash question"})
+    await interaction.wait_for_followup(1)
+    (followup,) = stands.discord.sent_messages()
+    user, assistant = await logged_pair(stands, bot)
+    assert user["messages"][0]["externalMessageId"] == str(interaction.id)
+    assert user["messages"][0]["content"] == "Slash question"
+    assert user["messages"][0]["properties"]["trigger"] == "slash_command"
+    assert assistant["messages"][0]["externalMessageId"] == followup["id"]
+    assert assistant["messages"][0]["parentExternalMessageId"] == str(interaction.id)
+    assert user["messages"][0]["createdAt"] < assistant["messages"][0]["createdAt"]
+
+
+async def test_unanswered_messages_send_nothing(stands: Stands, bot: ChatBot) -> None:
+    await stands.discord.send_message(GENERAL_CHANNEL, "chatter")
+    await stands.discord.send_message(THREAD, "more chatter")
+    sentinel = await stands.discord.send_message(CHAT_CHANNEL, "sentinel")
+    await stands.discord.wait_for_messages(1)
+    await stands.greenflash.wait_for_accepted("/messages", 2)
+    await bot.analytics.close()
+    for record in stands.greenflash.accepted + stands.greenflash.failed:
+        assert "chatter" not in str(record.json)
+    ids = [r.json["messages"][0]["externalMessageId"]
+           for r in stands.greenflash.accepted_for("/messages")]
+    assert sentinel["id"] in ids
+
+
+async def test_users_and_guilds_identified_once(stands: Stands, bot: ChatBot) -> None:
+    for number in range(4):
+        await stands.discord.send_message(CHAT_CHANNEL, f"message {number}")
+        await stands.discord.wait_for_messages(number + 1)
+    await stands.greenflash.wait_for_accepted("/messages", 8)
+    await bot.analytics.close()
+    assert [r.json["externalUserId"] for r in stands.greenflash.accepted_for("/users")] == [
+        ALICE["id"]
+    ]
+    organizations = stands.greenflash.accepted_for("/organizations")
+    assert [r.json["externalOrganizationId"] for r in organizations] == [str(GUILD_A)]
+    assert organizations[0].json["name"] == "Alpha Guild"
+    assert str(BOT_ID) not in {r.json["externalUserId"] for r in
+                               stands.greenflash.accepted_for("/users")}
+
+
+@pytest.mark.parametrize("fault", ["500", "429", "slow", "refused"])
+async def test_replies_flow_whatever_greenflash_does(
+    stands: Stands, fault: str, recwarn: pytest.WarningsRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    greenflash = stands.greenflash
+    if fault == "500":
+        greenflash.fail_next(500, times=2, headers={"retry-after-ms": "20"})
+    elif fault == "429":
+        greenflash.fail_next(429, times=2, headers={"retry-after-ms": "20"})
+    elif fault == "slow":
+        greenflash.latency = 5.0
+    else:
+        await greenflash.down()
+    async with running_bot(stands, timeout=6.0 if fault == "slow" else 2.0,
+                           drain_seconds=7.0 if fault == "slow" else 1.0) as bot:
+        loop_time = bot.loop.time()
+        for number in range(3):
+            await stands.discord.send_message(CHAT_CHANNEL, f"q{number}")
+            await stands.discord.wait_for_messages(number + 1, timeout=2)
+        assert bot.loop.time() - loop_time < 2.0, "Greenflash must not slow replies"
+    assert "Task exception was never retrieved" not in caplog.text
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+    if fault in {"500", "429", "slow"}:
+        stored = greenflash.stored_messages(str(CHAT_CHANNEL))
+        assert len(stored) == 6
+        assert len({item["externalMessageId"] for item in stored}) == 6
+    else:
+        assert greenflash.accepted == []
+        assert "not sent before shutdown" in caplog.text or "failed" in caplog.text

@@ -1,0 +1,143 @@
+"""When the bot answers and when it stays silent, through the real discord.py client."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from bot.client import ChatBot
+from tests.bot_harness import Stands, bot_settings, running_bot
+from tests.helpers import pings_nobody
+from tests.standins.discord_server import (
+    ALICE,
+    BETA_CHANNEL,
+    BOT_ID,
+    CHAT_CHANNEL,
+    CHAT_THREAD,
+    DM_ALICE,
+    GENERAL_CHANNEL,
+    GUILD_A,
+    OTHER_BOT,
+    THREAD,
+)
+
+Inject = Callable[[Stands], Awaitable[Any]]
+
+
+async def bot_message_ids(stands: Stands) -> list[int]:
+    return [int(message["id"]) for message in stands.discord.sent_messages()]
+
+
+async def answered(stands: Stands, channel_id: int, user_message: dict[str, Any]) -> dict[str, Any]:
+    """Wait for the bot's reply in ``channel_id`` and check it replies to ``user_message``."""
+    (reply,) = await stands.discord.wait_for_messages(1, channel_id=channel_id)
+    assert reply["message_reference"]["message_id"] == user_message["id"]
+    return reply
+
+
+async def test_mention_in_a_guild_channel_is_answered(stands: Stands, bot: ChatBot) -> None:
+    stands.openai.script("Hello Alice!")
+    sent = await stands.discord.send_message(GENERAL_CHANNEL, "hi there", mention_bot=True)
+    reply = await answered(stands, GENERAL_CHANNEL, sent)
+    assert reply["content"] == "Hello Alice!"
+    (post,) = [r for r in stands.discord.requests
+               if r.method == "POST" and r.path == f"/channels/{GENERAL_CHANNEL}/messages"]
+    assert pings_nobody(post.json["allowed_mentions"])
+    assert post.json["message_reference"]["fail_if_not_exists"] is False
+    assert stands.openai.requests[-1]["messages"][-1] == {
+        "role": "user", "content": "Alice: hi there"
+    }
+    typing = [r for r in stands.discord.requests
+              if r.path == f"/channels/{GENERAL_CHANNEL}/typing"]
+    assert typing, "a typing indicator is shown while the model works"
+
+
+async def test_reply_to_the_bot_is_answered(stands: Stands, bot: ChatBot) -> None:
+    first = await stands.discord.send_message(GENERAL_CHANNEL, "question", mention_bot=True)
+    (bot_reply,) = await stands.discord.wait_for_messages(1, channel_id=GENERAL_CHANNEL)
+    follow_up = await stands.discord.send_message(
+        GENERAL_CHANNEL, "and a follow-up", reply_to=int(bot_reply["id"])
+    )
+    replies = await stands.discord.wait_for_messages(2, channel_id=GENERAL_CHANNEL)
+    assert replies[1]["message_reference"]["message_id"] == follow_up["id"]
+    assert first["id"] != follow_up["id"]
+
+
+@pytest.mark.parametrize(
+    ("channel_id", "mention"),
+    [(DM_ALICE, False), (CHAT_CHANNEL, False), (CHAT_THREAD, False), (THREAD, True)],
+    ids=["dm", "chat-channel", "thread-under-chat-channel", "mention-in-thread"],
+)
+async def test_addressed_messages_are_answered(
+    stands: Stands, bot: ChatBot, channel_id: int, mention: bool
+) -> None:
+    sent = await stands.discord.send_message(channel_id, "tell me a joke", mention_bot=mention)
+    await answered(stands, channel_id, sent)
+
+
+SILENT: dict[str, Inject] = {
+    "plain-message": lambda s: s.discord.send_message(GENERAL_CHANNEL, "just chatting"),
+    "plain-in-thread": lambda s: s.discord.send_message(THREAD, "just chatting"),
+    "other-bot-mention": lambda s: s.discord.send_message(
+        GENERAL_CHANNEL, "hey bot", author=OTHER_BOT, mention_bot=True),
+    "other-bot-in-chat-channel": lambda s: s.discord.send_message(
+        CHAT_CHANNEL, "beep", author=OTHER_BOT),
+    "webhook": lambda s: s.discord.send_message(
+        CHAT_CHANNEL, "webhook says", webhook_id=555, mention_bot=True),
+    "system-message": lambda s: s.discord.send_message(
+        CHAT_CHANNEL, "", message_type=7),
+    "everyone-ping": lambda s: s.discord.send_message(
+        GENERAL_CHANNEL, "@everyone look", mention_everyone=True),
+}
+
+
+@pytest.mark.parametrize("inject", SILENT.values(), ids=SILENT.keys())
+async def test_messages_not_addressed_to_the_bot_stay_silent(
+    stands: Stands, bot: ChatBot, inject: Inject
+) -> None:
+    await inject(stands)
+    sentinel = await stands.discord.send_message(GENERAL_CHANNEL, "sentinel", mention_bot=True)
+    (only,) = await stands.discord.wait_for_messages(1)
+    assert only["message_reference"]["message_id"] == sentinel["id"]
+    assert len(stands.openai.requests) == 1
+    await stands.greenflash.wait_for_accepted("/messages", 2)
+    await bot.analytics.close()
+    user_logs = [r.json["messages"][0]["content"]
+                 for r in stands.greenflash.accepted_for("/messages")
+                 if r.json["messages"][0]["role"] == "user"]
+    assert user_logs == ["sentinel"]
+
+
+async def test_the_bot_ignores_its_own_messages(stands: Stands, bot: ChatBot) -> None:
+    bot_user = {**ALICE, "id": str(BOT_ID), "username": "bot", "bot": True}
+    await stands.discord.send_message(CHAT_CHANNEL, "I said this", author=bot_user)
+    sentinel = await stands.discord.send_message(CHAT_CHANNEL, "sentinel")
+    (only,) = await stands.discord.wait_for_messages(1)
+    assert only["message_reference"]["message_id"] == sentinel["id"]
+
+
+async def test_dms_can_be_turned_off_and_guilds_allowlisted(stands: Stands) -> None:
+    settings = bot_settings(stands, answer_dms=False, allowed_guild_ids=frozenset({GUILD_A}))
+    async with running_bot(stands, settings):
+        await stands.discord.send_message(DM_ALICE, "hello?")
+        await stands.discord.send_message(BETA_CHANNEL, "hello?", mention_bot=True)
+        sentinel = await stands.discord.send_message(GENERAL_CHANNEL, "hi", mention_bot=True)
+        (only,) = await stands.discord.wait_for_messages(1)
+        assert only["message_reference"]["message_id"] == sentinel["id"]
+    assert len(stands.openai.requests) == 1
+
+
+async def test_without_message_content_intent_only_mentions_and_dms(stands: Stands) -> None:
+    settings = bot_settings(stands, message_content_intent=False)
+    async with running_bot(stands, settings):
+        await stands.discord.send_message(CHAT_CHANNEL, "chat channel needs content")
+        dm = await stands.discord.send_message(DM_ALICE, "a DM")
+        mention = await stands.discord.send_message(GENERAL_CHANNEL, "mention", mention_bot=True)
+        replies = await stands.discord.wait_for_messages(2)
+        assert {r["message_reference"]["message_id"] for r in replies} == {dm["id"],
+                                                                          mention["id"]}
+    identify = stands.discord.identify_payloads[-1]
+    assert not identify["intents"] & (1 << 15)
+    assert [r for r in stands.discord.sent_messages(CHAT_CHANNEL)] == []

@@ -1,0 +1,145 @@
+"""``python -m bot doctor`` against the stand-ins: every check's PASS and FAIL path."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from unittest import mock
+
+from bot.doctor import Check, Status, diagnose
+from bot.products import ProductConfig
+from bot.settings import Settings
+from tests.bot_harness import Stands, bot_settings
+from tests.helpers import TEST_PRODUCT, greenflash_settings
+from tests.standins.discord_server import CHAT_CHANNEL, GUILD_A, DiscordStandIn
+from tests.test_main_process import bot_env, deployment
+
+UNKNOWN_ID = 424242424242424242
+
+
+@asynccontextmanager
+async def pointed_at(stands: Stands) -> AsyncIterator[None]:
+    with (
+        stands.discord.redirect(),
+        mock.patch.dict(os.environ, {"OPENAI_BASE_URL": stands.openai.base_url}),
+    ):
+        yield
+
+
+async def run_checks(
+    stands: Stands,
+    settings: Settings | None = None,
+    products: ProductConfig | None = None,
+    **greenflash: object,
+) -> dict[str, Check]:
+    async with pointed_at(stands):
+        checks = await diagnose(
+            settings or bot_settings(stands),
+            greenflash_settings(stands.greenflash.base_url, **greenflash),
+            products or ProductConfig(default_product_id=TEST_PRODUCT),
+        )
+    return {check.name: check for check in checks}
+
+
+def statuses(checks: dict[str, Check]) -> dict[str, Status]:
+    return {name: check.status for name, check in checks.items()}
+
+
+async def test_a_healthy_configuration_passes(stands: Stands) -> None:
+    settings = bot_settings(stands, allowed_guild_ids=frozenset({GUILD_A}))
+    checks = await run_checks(stands, settings)
+    assert statuses(checks) == {
+        "Discord token": Status.PASS,
+        "Message Content intent": Status.PASS,
+        f"Allowed guild {GUILD_A}": Status.PASS,
+        f"Chat channel {CHAT_CHANNEL}": Status.PASS,
+        "OpenAI key": Status.PASS,
+        "OpenAI model": Status.PASS,
+        "Greenflash key": Status.PASS,
+        f"Greenflash product {TEST_PRODUCT}": Status.PASS,
+    }
+    assert "ai-chat" in checks[f"Chat channel {CHAT_CHANNEL}"].detail
+
+
+async def test_rejected_discord_token(stands: Stands) -> None:
+    checks = await run_checks(stands, bot_settings(stands, discord_token="wrong-token"))
+    assert checks["Discord token"].status is Status.FAIL
+    assert "Reset Token" in checks["Discord token"].fix
+    assert "wrong-token" not in checks["Discord token"].line()
+
+
+async def test_message_content_intent_not_enabled(
+    openai_standin: object, greenflash_standin: object
+) -> None:
+    discord = DiscordStandIn(message_content_intent_granted=False)
+    await discord.start()
+    try:
+        stands = Stands(discord, openai_standin, greenflash_standin)  # type: ignore[arg-type]
+        checks = await run_checks(stands)
+    finally:
+        await discord.stop()
+    assert checks["Message Content intent"].status is Status.FAIL
+    assert "MESSAGE_CONTENT_INTENT=false" in checks["Message Content intent"].fix
+
+
+async def test_invisible_channel_and_foreign_guild(stands: Stands) -> None:
+    settings = bot_settings(stands, chat_channel_ids=frozenset({UNKNOWN_ID}),
+                            allowed_guild_ids=frozenset({UNKNOWN_ID}))
+    checks = await run_checks(stands, settings)
+    assert checks[f"Chat channel {UNKNOWN_ID}"].status is Status.FAIL
+    assert checks[f"Allowed guild {UNKNOWN_ID}"].status is Status.FAIL
+
+
+async def test_openai_key_rejected_and_model_unknown(stands: Stands) -> None:
+    stands.openai.valid_key = "sk-the-right-one"
+    checks = await run_checks(stands)
+    assert checks["OpenAI key"].status is Status.FAIL
+    stands.openai.valid_key = None
+    checks = await run_checks(stands, bot_settings(stands, model="gpt-imaginary"))
+    assert checks["OpenAI model"].status is Status.FAIL
+    assert "OPENAI_MODEL" in checks["OpenAI model"].fix
+
+
+async def test_greenflash_key_rejected_and_product_unknown(stands: Stands) -> None:
+    stands.greenflash.valid_key = "gf-the-right-one"
+    checks = await run_checks(stands)
+    assert checks["Greenflash key"].status is Status.FAIL
+    stands.greenflash.valid_key = None
+    checks = await run_checks(stands, products=ProductConfig(default_product_id="prod-typo"))
+    assert checks["Greenflash product prod-typo"].status is Status.FAIL
+    checks = await run_checks(stands, api_key=None)
+    assert checks["Greenflash key"].status is Status.WARN
+
+
+async def test_doctor_command_exit_codes_and_no_secrets(stands: Stands, tmp_path: Path) -> None:
+    app = deployment(tmp_path)
+
+    async def doctor(**extra: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "doctor", cwd=app, env=bot_env(stands, **extra),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode is not None
+        return process.returncode, out.decode()
+
+    code, out = await doctor()
+    assert code == 0, out
+    assert out.count("PASS") >= 6
+    stands.openai.valid_key = "sk-something-else"
+    code, out = await doctor()
+    assert code == 1
+    assert "FAIL  OpenAI key: rejected" in out
+    for secret in (stands.discord.token, "sk-subprocess-openai", "gf-subprocess-key"):
+        assert secret not in out
+
+
+def test_one_line_per_check_with_its_fix() -> None:
+    assert Check(Status.WARN, "Greenflash key", "not set", "set it").line() == (
+        "WARN  Greenflash key: not set (fix: set it)"
+    )
+    assert Check(Status.PASS, "OpenAI key", "valid").line() == "PASS  OpenAI key: valid"

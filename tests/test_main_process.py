@@ -1,0 +1,113 @@
+"""``python -m bot`` as Heroku runs it: a subprocess, configured only by its environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from tests.bot_harness import Stands
+from tests.standins.discord_server import GENERAL_CHANNEL
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def deployment(tmp_path: Path, product_id: str = "prod-standin") -> Path:
+    """A copy of the app with its own committed products.toml, like a team's deploy."""
+    for package in ("bot", "cogs"):
+        shutil.copytree(ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "bot" / "products.toml").write_text(f'default_product_id = "{product_id}"\n')
+    return tmp_path
+
+
+def bot_env(stands: Stands, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DISCORD_TOKEN": stands.discord.token,
+        "OPENAI_API_KEY": "sk-subprocess-openai",
+        "OPENAI_BASE_URL": stands.openai.base_url,
+        "GREENFLASH_API_KEY": "gf-subprocess-key",
+        "GREENFLASH_BASE_URL": stands.greenflash.base_url,
+        "OPENAI_MAX_RETRIES": "0",
+    }
+    env.update(stands.discord.subprocess_env())
+    env.update(extra)
+    return env
+
+
+async def start_bot(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_missing_token_exits_2_naming_the_variable(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "OPENAI_API_KEY": "x",
+           "OPENAI_MAX_TOKENS": "many"}
+    process = await start_bot(deployment(tmp_path), env)
+    _, stderr = await process.communicate()
+    assert process.returncode == 2
+    line = stderr.decode().strip()
+    assert "\n" not in line
+    assert "DISCORD_TOKEN is missing" in line
+    assert "OPENAI_MAX_TOKENS must be a whole number" in line
+
+
+async def test_answers_then_exits_0_on_sigterm_with_logging_delivered(
+    stands: Stands, tmp_path: Path
+) -> None:
+    stands.openai.latency = 1.0
+    stands.greenflash.latency = 1.0
+    process = await start_bot(deployment(tmp_path), bot_env(stands))
+    try:
+        await stands.discord.wait_until_ready(timeout=20)
+        sent = await stands.discord.send_message(GENERAL_CHANNEL, "quick one", mention_bot=True)
+        await stands.openai.wait_for_requests(1, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    (reply,) = stands.discord.sent_messages(GENERAL_CHANNEL)
+    assert reply["message_reference"]["message_id"] == sent["id"]
+    logged = {(r.json["messages"][0]["role"], r.json["messages"][0]["externalMessageId"])
+              for r in stands.greenflash.accepted_for("/messages")}
+    assert logged == {("user", sent["id"]), ("assistant", reply["id"])}
+    for secret in (stands.discord.token, "sk-subprocess-openai", "gf-subprocess-key"):
+        assert secret not in log
+    assert "shutdown requested" in log
+
+
+async def test_sigterm_with_greenflash_down_reports_the_undelivered_count(
+    stands: Stands, tmp_path: Path
+) -> None:
+    await stands.greenflash.down()
+    process = await start_bot(
+        deployment(tmp_path),
+        bot_env(stands, GREENFLASH_DRAIN_SECONDS="2", GREENFLASH_MAX_RETRIES="20"),
+    )
+    try:
+        await stands.discord.wait_until_ready(timeout=20)
+        await stands.discord.send_message(GENERAL_CHANNEL, "hello", mention_bot=True)
+        await stands.discord.wait_for_messages(1, timeout=10)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        elapsed = loop.time() - started
+    finally:
+        if process.returncode is None:
+            process.kill()
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert elapsed < 10
+    assert "call(s) not sent before shutdown" in log
+    assert "Task exception was never retrieved" not in log
