@@ -21,7 +21,7 @@ import discord
 from discord.ext import commands
 
 from bot.conversation import Prompt, Reply, Usage
-from bot.llm import Completion, ModelError
+from bot.llm import ModelError
 from bot.memory import ConversationMemory, Turn
 from bot.notices import RESET_MARKER, is_notice
 from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
@@ -155,7 +155,14 @@ class Chat(commands.Cog):
             Turn("user", prompt.text, prompt.user_name),
             Turn("assistant", completion.text),
         )
-        self._log_reply(prompt, writer, completion, started)
+        self._log_reply(
+            prompt,
+            writer,
+            started,
+            text=completion.text,
+            model=completion.model,
+            usage=completion.usage,
+        )
         if self.bot.settings.feedback_reactions:
             await self._invite_feedback(writer.messages[-1])
 
@@ -163,10 +170,12 @@ class Chat(commands.Cog):
         self,
         prompt: Prompt,
         writer: ReplyWriter,
-        completion: Completion,
         started: float,
         *,
-        text: str | None = None,
+        text: str,
+        model: str,
+        usage: Usage,
+        cut_off: bool = False,
     ) -> None:
         """Log the assistant's half, once the reply is complete on Discord."""
         ids = tuple(message.id for message in writer.messages)
@@ -175,13 +184,13 @@ class Chat(commands.Cog):
         while len(self._first_part) > _REPLY_PARTS_KEPT:
             self._first_part.popitem(last=False)
         reply = Reply(
-            text=completion.text if text is None else text,
+            text=text,
             message_ids=ids,
             created_at=writer.messages[0].created_at,
-            model=completion.model,
+            model=model,
             latency_ms=round((time.monotonic() - started) * 1000),
-            usage=completion.usage,
-            cut_off=text is not None,
+            usage=usage,
+            cut_off=cut_off,
         )
         analytics = self.bot.analytics
         analytics.keep(asyncio.create_task(analytics.log_assistant_message(prompt, reply)))
@@ -197,8 +206,15 @@ class Chat(commands.Cog):
             return
         analytics = self.bot.analytics
         if error.partial_text:
-            partial = Completion(error.partial_text, self.bot.model.model, Usage())
-            self._log_reply(prompt, writer, partial, started, text=shown)
+            self._log_reply(
+                prompt,
+                writer,
+                started,
+                text=shown,
+                model=self.bot.model.model,
+                usage=Usage(),
+                cut_off=True,
+            )
         analytics.keep(
             asyncio.create_task(
                 analytics.record_event(

@@ -87,8 +87,11 @@ class Commands(commands.Cog):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Every command: only where the bot is enabled, only with well-formed options."""
         settings = self.bot.settings
-        allowed = (settings.answer_dms if interaction.guild_id is None
-                   else settings.guild_allowed(interaction.guild_id))
+        allowed = (
+            settings.answer_dms
+            if interaction.guild_id is None
+            else settings.guild_allowed(interaction.guild_id)
+        )
         if not allowed:
             raise NotHere
         command = interaction.command
