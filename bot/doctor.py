@@ -104,16 +104,21 @@ def _intent_check(settings: Settings, application: discord.AppInfo | None) -> Ch
     )
 
 
+def _presence(name: str, present: bool, details: tuple[str, str], fix: str) -> Check:
+    """PASS with the first detail when something expected is there, else FAIL with the fix."""
+    if present:
+        return Check(Status.PASS, name, details[0])
+    return Check(Status.FAIL, name, details[1], fix)
+
+
 def _guild_checks(settings: Settings, guild_ids: set[int]) -> list[Check]:
     if not settings.allowed_guild_ids:
         return [Check(Status.PASS, "Guilds", f"the bot is in {len(guild_ids)} guild(s)")]
     return [
-        Check(Status.PASS, f"Allowed guild {guild_id}", "the bot is a member")
-        if guild_id in guild_ids
-        else Check(
-            Status.FAIL,
+        _presence(
             f"Allowed guild {guild_id}",
-            "the bot is not a member",
+            guild_id in guild_ids,
+            ("the bot is a member", "the bot is not a member"),
             "invite the bot to it, or remove it from ALLOWED_GUILD_IDS",
         )
         for guild_id in sorted(settings.allowed_guild_ids)
@@ -214,17 +219,15 @@ async def check_greenflash(settings: GreenflashSettings, products: ProductConfig
                 "put default_product_id in bot/products.toml",
             )
         )
-    for product_id in sorted(products.all_ids()):
-        checks.append(
-            Check(Status.PASS, f"Greenflash product {product_id}", "known to Greenflash")
-            if product_id in known
-            else Check(
-                Status.FAIL,
-                f"Greenflash product {product_id}",
-                "unknown to this key",
-                "copy the id from Greenflash into bot/products.toml",
-            )
+    checks += [
+        _presence(
+            f"Greenflash product {product_id}",
+            product_id in known,
+            ("known to Greenflash", "unknown to this key"),
+            "copy the id from Greenflash into bot/products.toml",
         )
+        for product_id in sorted(products.all_ids())
+    ]
     return checks
 
 

@@ -245,10 +245,18 @@ class Analytics:
             fields["external_organization_id"] = str(prompt.guild_id)
         return fields
 
+    def _destination(self, guild_id: int | None) -> tuple[greenflash.AsyncGreenflash, str] | None:
+        """The client and the guild's product, or ``None`` when analytics are off for it."""
+        product_id = self.products.product_for(guild_id)
+        if self.client is None or product_id is None:
+            return None
+        return self.client, product_id
+
     async def _create_message(self, prompt: Prompt, item: dict[str, Any], model: str) -> None:
-        client, product_id = self.client, self.products.product_for(prompt.guild_id)
-        if client is None or product_id is None:
+        destination = self._destination(prompt.guild_id)
+        if destination is None:
             return
+        client, product_id = destination
         fields = self._conversation_fields(prompt) | {"model": model}
         await self._send(
             f"{item['role']} message",
@@ -348,9 +356,10 @@ class Analytics:
         feedback: str | None = None,
     ) -> None:
         """A rating of one reply (``message_id``) or of the whole channel conversation."""
-        client, product_id = self.client, self.products.product_for(guild_id)
-        if client is None or product_id is None:
+        destination = self._destination(guild_id)
+        if destination is None:
             return
+        client, product_id = destination
         optional: dict[str, str] = {}
         if message_id is not None:
             optional["external_message_id"] = str(message_id)
@@ -383,9 +392,10 @@ class Analytics:
     ) -> None:
         """An outcome tied to a conversation. ``insert_id`` is derived from the Discord id
         that caused it, so a retried call cannot count the outcome twice."""
-        client, product_id = self.client, self.products.product_for(guild_id)
-        if client is None or product_id is None:
+        destination = self._destination(guild_id)
+        if destination is None:
             return
+        client, product_id = destination
         optional: dict[str, str] = {}
         if guild_id is not None:
             optional["external_organization_id"] = str(guild_id)

@@ -16,23 +16,15 @@ from tests.standins.openai_server import OpenAIStandIn
 @pytest_asyncio.fixture
 async def openai_standin() -> AsyncIterator[OpenAIStandIn]:
     """A started OpenAI stand-in on 127.0.0.1; its ``base_url`` ends in ``/v1``."""
-    standin = OpenAIStandIn()
-    await standin.start()
-    try:
+    async with OpenAIStandIn() as standin:
         yield standin
-    finally:
-        await standin.stop()
 
 
 @pytest_asyncio.fixture
 async def greenflash_standin() -> AsyncIterator[GreenflashStandIn]:
     """A started Greenflash stand-in on 127.0.0.1; its ``base_url`` ends in ``/api/v1``."""
-    standin = GreenflashStandIn()
-    await standin.start()
-    try:
+    async with GreenflashStandIn() as standin:
         yield standin
-    finally:
-        await standin.stop()
 
 
 @pytest_asyncio.fixture
@@ -55,9 +47,5 @@ async def bot(stands: Stands) -> AsyncIterator[ChatBot]:
 async def discord_standin() -> AsyncIterator[DiscordStandIn]:
     """A started Discord stand-in (REST + gateway) on 127.0.0.1; use ``redirect()`` to point
     discord.py at it."""
-    standin = DiscordStandIn()
-    await standin.start()
-    try:
+    async with DiscordStandIn() as standin:
         yield standin
-    finally:
-        await standin.stop()
