@@ -19,6 +19,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import greenflash
@@ -352,10 +353,15 @@ class Analytics:
         rating: float,
         rating_min: float,
         rating_max: float,
+        rated_at: datetime,
         message_id: int | None = None,
         feedback: str | None = None,
     ) -> None:
-        """A rating of one reply (``message_id``) or of the whole channel conversation."""
+        """A rating of one reply (``message_id``) or of the whole channel conversation.
+
+        ``rated_at`` is when the person acted: calls can land out of order (a reaction on an
+        old reply is traced through Discord first), and the latest rating is the one that
+        counts."""
         destination = self._destination(guild_id)
         if destination is None:
             return
@@ -373,6 +379,7 @@ class Analytics:
                 rating=rating,
                 rating_min=rating_min,
                 rating_max=rating_max,
+                rated_at=rated_at,
                 external_conversation_id=str(conversation_id),
                 **optional,
             ),

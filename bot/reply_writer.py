@@ -12,6 +12,8 @@ traced back to the prompt it answers (reactions on old replies rely on this).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -22,6 +24,7 @@ from bot.splitting import DISCORD_LIMIT, close_open_fence, split_message
 
 NO_PINGS = discord.AllowedMentions.none()
 CUT_OFF_MARKER = "⚠️ *The answer was cut off.*"
+_LATE_SEND_WAIT = 10.0
 
 
 class ReplyTarget(Protocol):
@@ -90,6 +93,20 @@ class ReplyWriter:
         await self._show(text, final=True)
         return text
 
+    async def _send(self, part: str) -> None:
+        """Post a new part. If the reply is cancelled meanwhile (its question was deleted),
+        Discord may still create the message: wait for it and keep it, so the withdrawal
+        that follows can delete it rather than leave an orphan."""
+        sending = asyncio.ensure_future(self.target.send(part))
+        try:
+            message = await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                self.messages.append(await asyncio.wait_for(sending, _LATE_SEND_WAIT))
+            raise
+        self.messages.append(message)
+        self._shown.append(part)
+
     async def _show(self, text: str, *, final: bool) -> None:
         parts = split_message(text, self.limit)
         if not final and parts:
@@ -98,8 +115,7 @@ class ReplyWriter:
                 parts[-1] = closed
         for index, part in enumerate(parts):
             if index == len(self.messages):
-                self.messages.append(await self.target.send(part))
-                self._shown.append(part)
+                await self._send(part)
             elif self._shown[index] != part:
                 await self.messages[index].edit(content=part, allowed_mentions=NO_PINGS)
                 self._shown[index] = part

@@ -87,7 +87,12 @@ class Chat(commands.Cog):
         if not self._replies:
             return
         log.info("waiting up to %.0fs for %d reply(ies)", grace, len(self._replies))
-        _, late = await asyncio.wait(set(self._replies.values()), timeout=grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # Loop: a slash command acknowledged just before shutdown may add a reply meanwhile.
+        while self._replies and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self._replies.values()), timeout=remaining)
+        late = set(self._replies.values())
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
@@ -116,6 +121,13 @@ class Chat(commands.Cog):
             await asyncio.wait([task])
         finally:
             self._replies.pop(prompt.message_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "reply to %s in channel %s failed",
+                prompt.message_id,
+                prompt.channel_id,
+                exc_info=task.exception(),
+            )
 
     async def _answer(
         self,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOT_HERE = "I'm not enabled here."
+RESTARTING = "I'm restarting right now. Please try again in a moment."
 _PYTHON_TYPES = {
     discord.AppCommandOptionType.string: (str,),
     discord.AppCommandOptionType.integer: (int,),
@@ -37,6 +38,10 @@ FAILED = "Something went wrong on my side. Please try again."
 
 class NotHere(app_commands.CheckFailure):
     """The command was used in a guild outside the allowlist, or in a DM with DMs off."""
+
+
+class Restarting(app_commands.CheckFailure):
+    """The bot is shutting down and takes no new work."""
 
 
 class MalformedOptions(app_commands.CheckFailure):
@@ -85,7 +90,10 @@ class Commands(commands.Cog):
         self.bot.tree.on_error = app_commands.CommandTree.on_error.__get__(self.bot.tree)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Every command: only where the bot is enabled, only with well-formed options."""
+        """Every command: not during shutdown, only where the bot is enabled, and only with
+        well-formed options."""
+        if not self.bot.accepting:
+            raise Restarting
         settings = self.bot.settings
         allowed = (
             settings.answer_dms
@@ -190,6 +198,7 @@ class Commands(commands.Cog):
                     rating=rating,
                     rating_min=1,
                     rating_max=5,
+                    rated_at=interaction.created_at,
                     feedback=(comment or "").strip() or None,
                 )
             )
@@ -211,6 +220,8 @@ class Commands(commands.Cog):
             text = BAD_OPTIONS
         elif isinstance(error, NotHere):
             text = NOT_HERE
+        elif isinstance(error, Restarting):
+            text = RESTARTING
         else:
             log.error("slash command failed", exc_info=error)
             text = FAILED

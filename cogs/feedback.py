@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -38,13 +39,15 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         rating = RATINGS.get(str(payload.emoji))
+        reacted_at = discord.utils.utcnow()
         if rating is not None and await self._counts(payload):
-            await self._rate(payload, rating, None)
+            await self._rate(payload, rating, None, reacted_at)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        reacted_at = discord.utils.utcnow()
         if str(payload.emoji) in RATINGS and await self._counts(payload):
-            await self._rate(payload, WITHDRAWN, "reaction removed")
+            await self._rate(payload, WITHDRAWN, "reaction removed", reacted_at)
 
     async def _counts(self, payload: discord.RawReactionActionEvent) -> bool:
         """Only people's reactions on the bot's own messages, where the bot is enabled."""
@@ -66,7 +69,11 @@ class Feedback(commands.Cog):
         return not user.bot
 
     async def _rate(
-        self, payload: discord.RawReactionActionEvent, rating: float, feedback: str | None
+        self,
+        payload: discord.RawReactionActionEvent,
+        rating: float,
+        feedback: str | None,
+        reacted_at: datetime,
     ) -> None:
         reply_id = self.bot.chat.first_part(payload.message_id)
         if reply_id is None:
@@ -83,6 +90,7 @@ class Feedback(commands.Cog):
                     rating=rating,
                     rating_min=-1,
                     rating_max=1,
+                    rated_at=reacted_at,
                     feedback=feedback,
                 )
             )

@@ -10,9 +10,12 @@ from tests.standins.discord_server import BOB, CHAT_CHANNEL, GENERAL_CHANNEL
 
 
 async def ask(stands: Stands, content: str, *, count: int, **kwargs: Any) -> None:
-    """Send a message to the bot and wait until it has given its ``count``-th reply."""
+    """Send a message to the bot and wait until its ``count``-th exchange is complete: the
+    reply is logged to Greenflash only once it is in the bot's memory too."""
+    logged = len(stands.greenflash.accepted_for("/messages"))
     await stands.discord.send_message(CHAT_CHANNEL, content, **kwargs)
     await stands.discord.wait_for_messages(count, channel_id=CHAT_CHANNEL)
+    await stands.greenflash.wait_for_accepted("/messages", logged + 2)
 
 
 def seen_by_model(stands: Stands) -> list[dict[str, str]]:

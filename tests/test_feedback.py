@@ -11,14 +11,20 @@ from tests.standins.openai_server import INSUFFICIENT_QUOTA
 
 
 async def ratings(stands: Stands) -> list[dict]:
+    """Ratings in the order people gave them (``ratedAt``), which need not be the order the
+    calls arrived in; the timestamp itself is left out of the comparison."""
     await asyncio.sleep(0.2)
-    return [r.json for r in stands.greenflash.accepted_for("/ratings")]
+    logged = sorted((r.json for r in stands.greenflash.accepted_for("/ratings")),
+                    key=lambda rating: rating["ratedAt"])
+    return [{key: value for key, value in rating.items() if key != "ratedAt"}
+            for rating in logged]
 
 
 async def test_thumbs_up_rates_that_reply(stands: Stands) -> None:
     async with running_bot(stands):
         question = await stands.discord.send_message(GENERAL_CHANNEL, "q", mention_bot=True)
         (reply,) = await stands.discord.wait_for_messages(1)
+        await stands.greenflash.wait_for_accepted("/messages", 2)
         await stands.discord.add_reaction(GENERAL_CHANNEL, int(reply["id"]), "👍", user=BOB)
         await stands.discord.add_reaction(GENERAL_CHANNEL, int(question["id"]), "👍", user=BOB)
         await stands.discord.add_reaction(GENERAL_CHANNEL, int(reply["id"]), "👎",

@@ -222,7 +222,7 @@ async def test_without_key_or_product_nothing_is_sent(
 async def test_ratings_and_events(greenflash_standin: GreenflashStandIn) -> None:
     analytics = make_analytics(greenflash_standin.base_url)
     await analytics.rate(guild_id=99, conversation_id=7, message_id=2002, rating=1,
-                         rating_min=-1, rating_max=1)
+                         rating_min=-1, rating_max=1, rated_at=ASKED)
     for _ in range(2):
         await analytics.record_event("reply_failed", guild_id=99, conversation_id=7, user_id=42,
                                      source_id=1001, influence="negative", value="timeout")
@@ -230,7 +230,7 @@ async def test_ratings_and_events(greenflash_standin: GreenflashStandIn) -> None
     (rating,) = greenflash_standin.accepted_for("/ratings")
     assert rating.json == {"productId": TEST_PRODUCT, "rating": 1, "ratingMin": -1,
                            "ratingMax": 1, "externalConversationId": "7",
-                           "externalMessageId": "2002"}
+                           "externalMessageId": "2002", "ratedAt": "2026-11-25T12:00:00+00:00"}
     events = greenflash_standin.accepted_for("/events")
     assert {record.json["insertId"] for record in events} == {"reply_failed:1001"}
     assert events[0].json["influence"] == "negative"
