@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bot.client import ChatBot
+from bot.products import ProductConfig
 from tests.bot_harness import Stands, running_bot
 from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
 from tests.standins.discord_server import (
@@ -142,3 +143,22 @@ async def test_replies_flow_whatever_greenflash_does(
     else:
         assert greenflash.accepted == []
         assert "not sent before shutdown" in caplog.text or "failed" in caplog.text
+
+
+@pytest.mark.parametrize("missing", ["key", "product"])
+async def test_without_key_or_product_the_bot_runs_and_says_so_once(
+    stands: Stands, missing: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    options: dict[str, Any] = (
+        {"api_key": None} if missing == "key" else {"products": ProductConfig()}
+    )
+    async with running_bot(stands, **options):
+        for number in range(2):
+            await stands.discord.send_message(CHAT_CHANNEL, f"q{number}")
+            await stands.discord.wait_for_messages(number + 1)
+    warnings = [r.getMessage() for r in caplog.records
+                if r.getMessage().startswith("Greenflash analytics are off")]
+    assert len(warnings) == 1
+    assert ("GREENFLASH_API_KEY" if missing == "key" else "products.toml") in warnings[0]
+    assert stands.greenflash.accepted == []
+    assert stands.greenflash.failed == []
