@@ -162,3 +162,13 @@ async def test_without_key_or_product_the_bot_runs_and_says_so_once(
     assert ("GREENFLASH_API_KEY" if missing == "key" else "products.toml") in warnings[0]
     assert stands.greenflash.accepted == []
     assert stands.greenflash.failed == []
+
+
+async def test_a_renamed_guild_is_identified_again(stands: Stands, bot: ChatBot) -> None:
+    await stands.discord.send_message(CHAT_CHANNEL, "hello")
+    await stands.greenflash.wait_for_accepted("/organizations", 1)
+    renamed = {**stands.discord.world.guild_create(GUILD_A), "name": "Alpha Guild Reborn"}
+    await stands.discord.dispatch("GUILD_UPDATE", renamed)
+    organizations = await stands.greenflash.wait_for_accepted("/organizations", 2)
+    assert [r.json["name"] for r in organizations] == ["Alpha Guild", "Alpha Guild Reborn"]
+    assert {r.json["externalOrganizationId"] for r in organizations} == {str(GUILD_A)}
