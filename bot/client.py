@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot import command_sync
 from bot.conversation import Prompt, Trigger
+from bot.foreground import Foreground
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.llm import ChatModel
 from bot.notices import ATTACHMENTS_ONLY, COOLDOWN, EMPTY_MENTION
@@ -74,12 +75,14 @@ class ChatBot(commands.AutoShardedBot):
         self._shutdown: asyncio.Task[None] | None = None
         # Both SDKs open their HTTP sessions lazily, on first use inside the running loop.
         self.model = ChatModel(settings)
+        self.foreground = Foreground()
         self.analytics = Analytics(
             build_client(greenflash_settings),
             products,
             model=settings.model,
             system_prompt=settings.system_prompt,
             settings=greenflash_settings,
+            foreground=self.foreground,
         )
 
     async def setup_hook(self) -> None:

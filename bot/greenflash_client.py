@@ -4,9 +4,10 @@ This is the only module that reads Greenflash settings from the environment or b
 Greenflash client (integration plan, step 2). Everything here is fire-and-forget: callers
 wrap a coroutine in ``asyncio.create_task`` and hand the task to :meth:`Analytics.keep`,
 which holds a reference until it finishes (asyncio only keeps weak ones), bounds how many
-run at once, and drains them when the bot closes. A failed call is logged and counted and
-never reaches a Discord user; the SDK's own retries (with backoff on 408/409/429/5xx and
-connection errors) are the only retries.
+run at once, lets users' replies go first (:mod:`bot.foreground`), and drains them when
+the bot closes. A failed call is logged and counted and never reaches a Discord user; the
+SDK's own retries (with backoff on 408/409/429/5xx and connection errors) are the only
+retries.
 
 Product ids are passed explicitly on every call and come from the committed
 ``products.toml``, never from the environment: one codebase may serve several products.
@@ -26,6 +27,7 @@ import greenflash
 import httpx
 
 from bot.conversation import Prompt, Reply
+from bot.foreground import Foreground
 from bot.products import ProductConfig
 from bot.settings import EnvReader
 
@@ -132,6 +134,7 @@ class Analytics:
         model: str,
         system_prompt: str,
         settings: GreenflashSettings,
+        foreground: Foreground | None = None,
         identity_cache_size: int = 10_000,
     ) -> None:
         self.client = client
@@ -140,6 +143,7 @@ class Analytics:
         self.system_prompt = system_prompt
         self.settings = settings
         self.stats = AnalyticsStats()
+        self.foreground = foreground or Foreground()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._slots = asyncio.Semaphore(settings.max_in_flight)
@@ -182,6 +186,7 @@ class Analytics:
     async def _send(
         self, what: str, conversation_id: str | None, call: Callable[[], Awaitable[Any]]
     ) -> bool:
+        await self.foreground.idle()
         async with self._slots:
             try:
                 await call()

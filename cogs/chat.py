@@ -118,7 +118,8 @@ class Chat(commands.Cog):
         task = asyncio.create_task(self._answer(prompt, target, channel, typing=typing))
         self._replies[prompt.message_id] = task
         try:
-            await asyncio.wait([task])
+            with self.bot.foreground.reply():
+                await asyncio.wait([task])
         finally:
             self._replies.pop(prompt.message_id, None)
         if not task.cancelled() and task.exception() is not None:

@@ -90,10 +90,8 @@ async def test_model_failure_records_one_event_even_when_the_sdk_retries(stands:
     stands.openai.latency = 0.5
     stands.openai.fail_next(429, body=INSUFFICIENT_QUOTA)
     async with running_bot(stands) as bot:
+        stands.greenflash.fail_next(500, headers={"retry-after-ms": "20"}, path="/events")
         sent = await stands.discord.send_message(GENERAL_CHANNEL, "q", mention_bot=True)
-        for path in ("/messages", "/users", "/organizations"):
-            await stands.greenflash.wait_for_accepted(path, 1)
-        stands.greenflash.fail_next(500, headers={"retry-after-ms": "20"})
         await stands.discord.wait_for_messages(1)
         await stands.greenflash.wait_for_accepted("/events", 1)
         await bot.analytics.close()

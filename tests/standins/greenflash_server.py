@@ -153,6 +153,7 @@ class _Fault:
     status: int = 0
     headers: dict[str, str] | None = None
     body: Any = None
+    path: str | None = None  # only requests to this path (relative, e.g. "/events")
 
 
 # -- validation helpers -----------------------------------------------------------------------
@@ -350,10 +351,15 @@ class GreenflashStandIn:
         times: int = 1,
         headers: dict[str, str] | None = None,
         body: Any = None,
+        path: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests with ``status`` (and ``headers``, ``body``)."""
+        """Answer the next ``times`` requests (to ``path`` only, if given) with ``status``
+        (and ``headers``, ``body``)."""
+        only = None if path is None else _relative(path)
         for _ in range(times):
-            self._faults.append(_Fault("fail", status=status, headers=headers, body=body))
+            self._faults.append(
+                _Fault("fail", status=status, headers=headers, body=body, path=only)
+            )
 
     def drop_next(self, times: int = 1) -> None:
         """Close the connection of the next ``times`` requests without answering."""
@@ -363,6 +369,14 @@ class GreenflashStandIn:
     @property
     def pending_faults(self) -> int:
         return len(self._faults)
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        """The first queued fault that applies to a request to ``path``, taken off the queue."""
+        for fault in self._faults:
+            if fault.path in (None, path):
+                self._faults.remove(fault)
+                return fault
+        return None
 
     # -- reading what arrived --------------------------------------------------------------
 
@@ -419,7 +433,7 @@ class GreenflashStandIn:
             received_at=time.monotonic(),
         )
         try:
-            fault = self._faults.popleft() if self._faults else None
+            fault = self._take_fault(record.path)
             raw = await request.read()
             if raw:
                 try:
