@@ -21,6 +21,7 @@ from typing import Protocol
 import discord
 
 from bot.splitting import DISCORD_LIMIT, close_open_fence, split_message
+from bot.uncancelled import uncancelled
 
 NO_PINGS = discord.AllowedMentions.none()
 CUT_OFF_MARKER = "⚠️ *The answer was cut off.*"
@@ -117,7 +118,9 @@ class ReplyWriter:
             if index == len(self.messages):
                 await self._send(part)
             elif self._shown[index] != part:
-                await self.messages[index].edit(content=part, allowed_mentions=NO_PINGS)
+                await uncancelled(
+                    self.messages[index].edit(content=part, allowed_mentions=NO_PINGS)
+                )
                 self._shown[index] = part
                 self.edits += 1
         self._last_push = self.clock()

@@ -26,6 +26,8 @@ from bot.memory import ConversationMemory, Turn
 from bot.notices import RESET_MARKER, is_notice
 from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
 from bot.triggers import classify, readable_text
+from bot.typing_indicator import TypingIndicator
+from bot.uncancelled import uncancelled
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -141,13 +143,17 @@ class Chat(commands.Cog):
         writer = ReplyWriter(target, edit_interval=self.edit_interval)
         started = time.monotonic()
         try:
-            turns = [
-                *await self._context(channel, prompt),
-                Turn("user", prompt.text, prompt.user_name),
-            ]
-            typing_indicator = channel.typing() if typing else contextlib.nullcontext()
-            async with typing_indicator:
-                completion = await self.bot.model.reply(turns, on_text=writer.update)
+            async with TypingIndicator(channel if typing else None) as indicator:
+                turns = [
+                    *await self._context(channel, prompt),
+                    Turn("user", prompt.text, prompt.user_name),
+                ]
+
+                async def show(text: str) -> None:
+                    indicator.stop()
+                    await writer.update(text)
+
+                completion = await self.bot.model.reply(turns, on_text=show)
                 await writer.finish(completion.text)
         except ModelError as error:
             await self._fail(prompt, writer, error, started)
@@ -260,7 +266,7 @@ class Chat(commands.Cog):
 
     async def _context(self, channel: discord.abc.Messageable, prompt: Prompt) -> list[Turn]:
         if prompt.channel_id not in self.memory:
-            turns = await self._history_turns(channel, prompt.message_id)
+            turns = await uncancelled(self._history_turns(channel, prompt.message_id))
             self.memory.replace(prompt.channel_id, turns)
         return self.memory.window(prompt.channel_id)
 

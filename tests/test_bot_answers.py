@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,9 +50,31 @@ async def test_mention_in_a_guild_channel_is_answered(stands: Stands, bot: ChatB
     assert stands.openai.requests[-1]["messages"][-1] == {
         "role": "user", "content": "Alice: hi there"
     }
-    typing = [r for r in stands.discord.requests
-              if r.path == f"/channels/{GENERAL_CHANNEL}/typing"]
-    assert typing, "a typing indicator is shown while the model works"
+
+
+def typing_requests(stands: Stands, channel_id: int) -> list[int]:
+    """Indexes in the request log of the typing indicators sent to the channel."""
+    return [index for index, r in enumerate(stands.discord.requests)
+            if r.method == "POST" and r.path == f"/channels/{channel_id}/typing"]
+
+
+async def test_a_slow_model_shows_typing_until_the_reply(stands: Stands, bot: ChatBot) -> None:
+    stands.openai.latency = 1.0
+    sent = await stands.discord.send_message(GENERAL_CHANNEL, "think hard", mention_bot=True)
+    await answered(stands, GENERAL_CHANNEL, sent)
+    (typing,) = typing_requests(stands, GENERAL_CHANNEL)
+    (post,) = [index for index, r in enumerate(stands.discord.requests)
+               if r.method == "POST" and r.path == f"/channels/{GENERAL_CHANNEL}/messages"]
+    assert typing < post
+
+
+async def test_an_instant_answer_spends_no_request_on_typing(
+    stands: Stands, bot: ChatBot
+) -> None:
+    sent = await stands.discord.send_message(GENERAL_CHANNEL, "quick", mention_bot=True)
+    await answered(stands, GENERAL_CHANNEL, sent)
+    await asyncio.sleep(0.7)  # past the indicator's delay
+    assert typing_requests(stands, GENERAL_CHANNEL) == []
 
 
 async def test_reply_to_the_bot_is_answered(stands: Stands, bot: ChatBot) -> None:
@@ -141,3 +164,16 @@ async def test_without_message_content_intent_only_mentions_and_dms(stands: Stan
     identify = stands.discord.identify_payloads[-1]
     assert not identify["intents"] & (1 << 15)
     assert [r for r in stands.discord.sent_messages(CHAT_CHANNEL)] == []
+
+
+async def test_typing_stops_once_the_first_words_are_visible(stands: Stands) -> None:
+    answer = "word " * 59 + "end."
+    stands.openai.chunk_size, stands.openai.chunk_delay = 30, 0.1  # words at once, done ~1 s
+    stands.openai.script(answer)
+    async with running_bot(stands, bot_settings(stands, stream_replies=True)):
+        sent = await stands.discord.send_message(GENERAL_CHANNEL, "long one", mention_bot=True)
+        await answered(stands, GENERAL_CHANNEL, sent)
+        await stands.greenflash.wait_for_accepted("/messages", 2)  # logged once complete
+    assert typing_requests(stands, GENERAL_CHANNEL) == []
+    (reply,) = stands.discord.sent_messages(GENERAL_CHANNEL)
+    assert reply["content"] == answer

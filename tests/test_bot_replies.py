@@ -161,5 +161,12 @@ async def test_missing_send_permission_is_logged_and_others_still_served(
     sent = await stands.discord.send_message(CHAT_CHANNEL, "hello there")
     (reply,) = await stands.discord.wait_for_messages(1, channel_id=CHAT_CHANNEL)
     assert reply["message_reference"]["message_id"] == sent["id"]
-    assert stands.discord.sent_messages(GENERAL_CHANNEL) == []
+    await stands.discord.wait_for(
+        lambda r: r.path == f"/channels/{GENERAL_CHANNEL}/messages" and r.status == 403
+    )
+    for _ in range(100):  # the bot logs once the 403 reaches it
+        if "could not post reply in channel" in caplog.text:
+            break
+        await asyncio.sleep(0.01)
     assert "could not post reply in channel" in caplog.text
+    assert stands.discord.sent_messages(GENERAL_CHANNEL) == []
