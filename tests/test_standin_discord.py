@@ -407,3 +407,32 @@ async def test_subprocess_env_redirects_a_child_process(discord_standin: Discord
     assert stdout.decode().strip() == "['Alpha Guild', 'Beta Guild']"
     assert len(discord_standin.identify_payloads) == 1
     await eventually(lambda: not discord_standin.sessions[0].live or None)
+
+
+async def test_rate_limits_per_channel_bucket_and_global() -> None:
+    async with DiscordStandIn(rate_limits=True) as standin, aiohttp.ClientSession() as http:
+        auth = {"Authorization": f"Bot {standin.token}"}
+
+        async def post(channel_id: int) -> aiohttp.ClientResponse:
+            url = f"{standin.api_base}/channels/{channel_id}/messages"
+            async with http.post(url, json={"content": "x"}, headers=auth) as response:
+                await response.read()
+                return response
+
+        remaining = [(await post(GENERAL_CHANNEL)).headers["X-RateLimit-Remaining"]
+                     for _ in range(5)]
+        assert remaining == ["4", "3", "2", "1", "0"]
+        over = await post(GENERAL_CHANNEL)
+        assert over.status == 429
+        assert over.headers["X-RateLimit-Scope"] == "user"
+        assert 0 < float(over.headers["Retry-After"]) <= 5
+        assert (await post(BETA_CHANNEL)).status == 200  # another channel, another bucket
+
+        statuses = []
+        for _ in range(50):
+            async with http.get(f"{standin.api_base}/users/@me", headers=auth) as response:
+                statuses.append(response.status)
+                body = await response.json()
+        assert statuses.count(429) >= 1
+        assert body["global"] is True
+        assert len(standin.rate_limits.rejected) == 1 + statuses.count(429)

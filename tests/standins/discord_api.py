@@ -44,6 +44,7 @@ from aiohttp import web
 
 from tests.standins.discord_gateway import Changes, Gateway, Session
 from tests.standins.discord_interactions import CommandRegistry, Interaction, interaction_payload
+from tests.standins.discord_ratelimits import RateLimits
 from tests.standins.discord_rest import (
     MISSING_PERMISSIONS,
     ApiError,
@@ -93,6 +94,7 @@ class DiscordApi:
         heartbeat_interval: float = 41.25,
         recommended_shards: int = 1,
         token: str = BOT_TOKEN,
+        rate_limits: bool = False,
     ) -> None:
         self.message_content_intent_granted = message_content_intent_granted
         self.interaction_deadline = interaction_deadline
@@ -121,6 +123,7 @@ class DiscordApi:
         self._sent_ids: list[int] = []
         self._deleted: dict[int, dict[str, Any]] = {}
         self._faults: list[Fault] = []
+        self.rate_limits = RateLimits() if rate_limits else None
         self._denied: set[int] = set()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -311,6 +314,8 @@ class DiscordApi:
                 if fault.remaining <= 0:
                     self._faults.remove(fault)
                 raise ApiError(fault.status, fault.body, fault.headers)
+            if self.rate_limits is not None:
+                extra_headers = self.rate_limits.check(req)
             status, body = await self._route(req)
         except ApiError as error:
             status, body, extra_headers = error.status, error.body, error.headers

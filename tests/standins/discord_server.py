@@ -41,7 +41,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import discord
 import discord.gateway
@@ -91,6 +91,8 @@ __all__ = [
     "fast_startup", "user_dict",
 ]
 
+T = TypeVar("T")
+
 STANDINS_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = STANDINS_DIR.parent.parent
 
@@ -113,7 +115,8 @@ class DiscordStandIn(DiscordApi):
     application's ``GATEWAY_MESSAGE_CONTENT_LIMITED`` flag), ``reject_disallowed_intents``
     (close 4014 instead of blanking content), ``interaction_deadline`` (3 s),
     ``followup_window`` (15 min), ``heartbeat_interval`` (seconds, 41.25),
-    ``recommended_shards`` (``GET /gateway/bot``), ``token``.
+    ``recommended_shards`` (``GET /gateway/bot``), ``token``, ``rate_limits`` (Discord's
+    global and per-channel REST limits, see :mod:`tests.standins.discord_ratelimits`).
     """
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -242,6 +245,11 @@ class DiscordStandIn(DiscordApi):
             return next((r for r in self.requests[start:] if predicate(r)), None)
 
         return await self._changes.until(check, timeout, "a matching request")
+
+    async def until(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
+        """Re-evaluates ``check`` after every change the stand-in sees (a request, an
+        event written) until it returns something other than None."""
+        return await self._changes.until(check, timeout, what)
 
     async def wait_for_messages(
         self, count: int, channel_id: int | None = None, timeout: float = 5.0
