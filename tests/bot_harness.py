@@ -34,6 +34,24 @@ def bot_settings(stands: Stands, **overrides: Any) -> Settings:
     return make_settings(**(values | overrides))
 
 
+def process_env(stands: Stands, **extra: str) -> dict[str, str]:
+    """The whole environment of a child ``python -m bot`` (or benchmark process) pointed at
+    the stand-ins; ``extra`` adds or overrides variables."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DISCORD_TOKEN": stands.discord.token,
+        "OPENAI_API_KEY": "sk-subprocess-openai",
+        "OPENAI_BASE_URL": stands.openai.base_url,
+        "GREENFLASH_API_KEY": "gf-subprocess-key",
+        "GREENFLASH_BASE_URL": stands.greenflash.base_url,
+        "OPENAI_MAX_RETRIES": "0",
+    }
+    env.update(stands.discord.subprocess_env())
+    env.update(extra)
+    return env
+
+
 @asynccontextmanager
 async def running_bot(
     stands: Stands,

@@ -13,10 +13,10 @@ from unittest import mock
 from bot.doctor import Check, Status, diagnose
 from bot.products import ProductConfig
 from bot.settings import Settings
-from tests.bot_harness import Stands, bot_settings
+from tests.bot_harness import Stands, bot_settings, process_env
 from tests.helpers import TEST_PRODUCT, greenflash_settings
 from tests.standins.discord_server import CHAT_CHANNEL, GUILD_A, DiscordStandIn
-from tests.test_main_process import bot_env, deployment
+from tests.test_main_process import deployment
 
 UNKNOWN_ID = 424242424242424242
 
@@ -120,7 +120,7 @@ async def test_doctor_command_exit_codes_and_no_secrets(stands: Stands, tmp_path
 
     async def doctor(**extra: str) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "doctor", cwd=app, env=bot_env(stands, **extra),
+            sys.executable, "-m", "bot", "doctor", cwd=app, env=process_env(stands, **extra),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await asyncio.wait_for(process.communicate(), timeout=60)

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.bot_harness import Stands
+from tests.bot_harness import Stands, process_env
 from tests.standins.discord_server import GENERAL_CHANNEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,22 +22,6 @@ def deployment(tmp_path: Path, product_id: str = "prod-standin") -> Path:
                         ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "bot" / "products.toml").write_text(f'default_product_id = "{product_id}"\n')
     return tmp_path
-
-
-def bot_env(stands: Stands, **extra: str) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "DISCORD_TOKEN": stands.discord.token,
-        "OPENAI_API_KEY": "sk-subprocess-openai",
-        "OPENAI_BASE_URL": stands.openai.base_url,
-        "GREENFLASH_API_KEY": "gf-subprocess-key",
-        "GREENFLASH_BASE_URL": stands.greenflash.base_url,
-        "OPENAI_MAX_RETRIES": "0",
-    }
-    env.update(stands.discord.subprocess_env())
-    env.update(extra)
-    return env
 
 
 async def start_bot(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -64,7 +48,7 @@ async def test_answers_then_exits_0_on_sigterm_with_logging_delivered(
 ) -> None:
     stands.openai.latency = 1.0
     stands.greenflash.latency = 1.0
-    process = await start_bot(deployment(tmp_path), bot_env(stands))
+    process = await start_bot(deployment(tmp_path), process_env(stands))
     try:
         await stands.discord.wait_until_ready(timeout=20)
         sent = await stands.discord.send_message(GENERAL_CHANNEL, "quick one", mention_bot=True)
@@ -92,7 +76,7 @@ async def test_sigterm_with_greenflash_down_reports_the_undelivered_count(
     await stands.greenflash.down()
     process = await start_bot(
         deployment(tmp_path),
-        bot_env(stands, GREENFLASH_DRAIN_SECONDS="2", GREENFLASH_MAX_RETRIES="20"),
+        process_env(stands, GREENFLASH_DRAIN_SECONDS="2", GREENFLASH_MAX_RETRIES="20"),
     )
     try:
         await stands.discord.wait_until_ready(timeout=20)

@@ -49,7 +49,8 @@ class RecordedFile:
 class RecordedRequest:
     """One REST call: ``path`` is without ``/api/v10``; ``json`` is the parsed body (the
     ``payload_json`` part of a multipart body) or None; ``status``/``response`` are what
-    the stand-in answered."""
+    the stand-in answered; ``received_at`` is ``time.perf_counter()`` once the body was
+    read (benchmarks time replies by it)."""
 
     method: str
     path: str
@@ -59,6 +60,7 @@ class RecordedRequest:
     files: list[RecordedFile] = field(default_factory=list)
     status: int = 0
     response: Any = None
+    received_at: float = field(default_factory=time.perf_counter)
 
     def __repr__(self) -> str:
         return f"<{self.method} {self.path} → {self.status}>"

@@ -227,7 +227,7 @@ class World:
     # -- seeding ---------------------------------------------------------------------------
 
     def _seed(self) -> None:
-        self._add_guild(
+        self.add_guild(
             GUILD_A, "Alpha Guild", owner_id=ALICE_ID, bot_role_id=BOT_ROLE_A,
             channels=[
                 (GENERAL_CHANNEL, "general", "Anything goes."),
@@ -239,14 +239,14 @@ class World:
             ],
             member_ids=[ALICE_ID, BOB_ID, OTHER_BOT_ID],
         )
-        self._add_guild(
+        self.add_guild(
             GUILD_B, "Beta Guild", owner_id=BOB_ID, bot_role_id=BOT_ROLE_B,
             channels=[(BETA_CHANNEL, "beta", None)], threads=[], member_ids=[ALICE_ID, BOB_ID],
         )
         for user_id, channel_id in ((ALICE_ID, DM_ALICE), (BOB_ID, DM_BOB), (CAROL_ID, DM_CAROL)):
             self._add_dm(user_id, channel_id)
 
-    def _add_guild(
+    def add_guild(
         self,
         guild_id: int,
         name: str,
@@ -257,6 +257,7 @@ class World:
         threads: list[tuple[int, str, int, int]],
         member_ids: list[int],
     ) -> None:
+        """A guild the bot is in; add it before the bot connects so READY announces it."""
         guild = GuildInfo(
             guild_id, name, owner_id, bot_role_id,
             channel_ids=[c[0] for c in channels], thread_ids=[t[0] for t in threads],

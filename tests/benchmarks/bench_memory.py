@@ -1,0 +1,75 @@
+"""Memory and tasks after 1 000 and after 20 000 messages.
+
+Run: ``python -m tests.benchmarks.bench_memory [--first 1000] [--total 20000]``.
+
+One bot process (analytics on) answers 50 conversations at once, one per chat channel,
+from 200 members. After ``--first`` and again after ``--total`` answered messages, once
+every Greenflash call has finished, the process reports its resident memory (after a full
+collection) and its asyncio tasks. Target: memory flat within 30 MB, tasks back to the
+count they had once the bot was ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from tests.benchmarks.harness import Bench, Child, Replies, bench, table
+
+
+async def converse(run: Bench, replies: Replies, messages: int) -> None:
+    """``messages`` more answered messages, 50 conversations at a time."""
+    channels = len(run.channel_ids)
+
+    async def conversation(channel: int, count: int) -> None:
+        for _ in range(count):
+            await replies.wait([await run.send(channel)])
+
+    await asyncio.gather(*(
+        conversation(channel, messages // channels + (channel < messages % channels))
+        for channel in range(channels)
+    ))
+
+
+async def settled(child: Child, timeout: float = 60.0) -> dict[str, Any]:
+    """The child's figures once it has no Greenflash call left to make."""
+    for _ in range(int(timeout / 0.2)):
+        if not (await child.stats())["greenflash_pending"]:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.5)  # connection housekeeping after the last call
+    return await child.stats()
+
+
+async def main(first: int, total: int) -> None:
+    async with bench() as run:
+        child = await Child.start("bot_process", run.env(), run.stands.discord)
+        try:
+            replies = Replies(run.stands.discord)
+            ready = await settled(child)
+            await converse(run, replies, first)
+            early = await settled(child)
+            await converse(run, replies, total - first)
+            late = await settled(child)
+        finally:
+            await child.stop()
+    rows = [(label, f"{s['rss_mb']:.1f}", s["tasks"], s["greenflash_pending"], s["sent"],
+             s["failed"], s["dropped"])
+            for label, s in (("ready", ready), (f"after {first}", early), (f"after {total}", late))]
+    print(table(["", "RSS MB", "tasks", "GF pending", "GF sent", "GF failed", "GF dropped"],
+                rows))
+    print(f"\nRSS growth from {first} to {total} messages: "
+          f"{late['rss_mb'] - early['rss_mb']:+.1f} MB (target: within 30 MB)")
+    print(f"tasks: {ready['tasks']} when ready, {early['tasks']} after {first}, "
+          f"{late['tasks']} after {total}")
+    print(f"Greenflash requests in flight at once, at most: "
+          f"{run.stands.greenflash.max_in_flight}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--first", type=int, default=1_000)
+    parser.add_argument("--total", type=int, default=20_000)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.first, arguments.total))

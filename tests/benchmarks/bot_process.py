@@ -1,0 +1,44 @@
+"""The real bot in a benchmark's child process, run the way ``python -m bot`` runs it.
+
+Two differences, both for measuring: the Greenflash product id comes from
+``BENCH_PRODUCT_ID`` (the committed ``products.toml`` ships empty), and SIGUSR1 prints the
+process's figures, with the Greenflash calls still pending and the analytics counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sys
+from typing import Any
+
+from bot.__main__ import run, settle_heap, setup_logging
+from bot.client import ChatBot
+from bot.configuration import load_configuration
+from bot.products import ProductConfig
+from tests.benchmarks.process_stats import report_on_sigusr1
+
+
+def analytics_figures(bot: ChatBot) -> dict[str, Any]:
+    return {"greenflash_pending": bot.analytics.pending,
+            **dataclasses.asdict(bot.analytics.stats)}
+
+
+async def serve(bot: ChatBot, token: str) -> int:
+    report_on_sigusr1(lambda: analytics_figures(bot))
+    return await run(bot, token)
+
+
+def main() -> int:
+    settings, greenflash_settings, _ = load_configuration()
+    setup_logging([settings.discord_token, settings.openai_api_key,
+                   greenflash_settings.api_key or ""])
+    products = ProductConfig(default_product_id=os.environ.get("BENCH_PRODUCT_ID") or None)
+    bot = ChatBot(settings, products=products, greenflash_settings=greenflash_settings)
+    settle_heap()
+    return asyncio.run(serve(bot, settings.discord_token))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
