@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.products import ProductConfig
 from bot.settings import Settings
+
+T = TypeVar("T")
 
 TEST_PRODUCT = "prod-standin"
 SYSTEM_PROMPT = "You are the test assistant."
@@ -60,3 +64,13 @@ def pings_nobody(allowed_mentions: dict[str, Any] | None) -> bool:
         and not allowed.get("roles")
         and not allowed.get("replied_user", False)
     )
+
+
+async def until(found: Callable[[], T | None], what: str, timeout: float = 5.0) -> T:
+    """Poll ``found`` until it returns something truthy (the stand-ins record as they go)."""
+    for _ in range(int(timeout / 0.01)):
+        result = found()
+        if result:
+            return result
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")

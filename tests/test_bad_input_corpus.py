@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -39,6 +39,7 @@ from bot.llm import POLITE, FailureKind
 from bot.notices import ATTACHMENTS_ONLY, EMPTY_MENTION
 from cogs.commands import BAD_OPTIONS, NOT_HERE
 from tests.bot_harness import Stands, bot_settings, running_bot
+from tests.helpers import until
 from tests.standins.discord_server import (
     BETA_CHANNEL,
     BOB,
@@ -59,7 +60,6 @@ from tests.standins.greenflash_server import Recorded
 
 Subject = dict[str, Any] | Interaction
 """What a case produced: the user's message as dispatched, or the slash interaction."""
-T = TypeVar("T")
 
 
 @dataclass
@@ -146,16 +146,6 @@ def slash(name: str, options: dict[str, object] | list[dict[str, Any]] | None = 
         return await run.stands.discord.slash_command(name, options, **kwargs)
 
     return act
-
-
-async def until(found: Callable[[], T | None], what: str, timeout: float = 5.0) -> T:
-    """Poll ``found`` until it returns something (the stand-ins record as they go)."""
-    for _ in range(int(timeout / 0.01)):
-        result = found()
-        if result:
-            return result
-        await asyncio.sleep(0.01)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 async def fully_answered(stands: Stands, message_id: str) -> None:

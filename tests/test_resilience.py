@@ -19,7 +19,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -29,6 +29,7 @@ from bot.notices import EMPTY_MENTION
 from bot.reply_writer import CUT_OFF_MARKER
 from bot.settings import Settings
 from tests.bot_harness import Stands, bot_settings, running_bot
+from tests.helpers import until
 from tests.standins.discord_server import (
     BOB,
     CAROL,
@@ -38,21 +39,10 @@ from tests.standins.discord_server import (
 )
 from tests.standins.openai_server import INSUFFICIENT_QUOTA
 
-T = TypeVar("T")
 Message = dict[str, Any]
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-async def until(found: Callable[[], T | None], what: str, timeout: float = 5.0) -> T:
-    """Poll ``found`` until it returns something truthy."""
-    for _ in range(int(timeout / 0.01)):
-        result = found()
-        if result:
-            return result
-        await asyncio.sleep(0.01)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 def answers_to(stands: Stands, prompt: Message) -> list[Message]:

@@ -142,14 +142,20 @@ class Child:
         return json.loads(line)
 
     async def stop(self) -> int:
-        """SIGTERM, as a dyno restart sends it; the exit code."""
+        """SIGTERM, as a dyno restart sends it; the exit code. The child's log is kept
+        (and named) only when it did not exit cleanly."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return await asyncio.wait_for(self.process.wait(), timeout=40)
+            code = await asyncio.wait_for(self.process.wait(), timeout=40)
         except TimeoutError:
             self.process.kill()
-            return await self.process.wait()
+            code = await self.process.wait()
+        if code == 0:
+            self.log_path.unlink(missing_ok=True)
+        else:
+            print(f"child exited {code}; its log: {self.log_path}", file=sys.stderr)
+        return code
 
 
 class Replies:

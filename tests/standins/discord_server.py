@@ -82,6 +82,7 @@ from tests.standins.discord_world import (
     user_dict,
     webhook_author,
 )
+from tests.standins.lifecycle import StandIn, abort_connections
 
 __all__ = [
     "ALICE", "ALICE_ID", "APPLICATION_ID", "BETA_CHANNEL", "BOB", "BOB_ID", "BOT_ID",
@@ -108,7 +109,7 @@ def fast_startup(client: discord.Client, *, guild_ready_timeout: float = 0.05) -
     client.before_identify_hook = no_wait  # type: ignore[method-assign]
 
 
-class DiscordStandIn(DiscordApi):
+class DiscordStandIn(DiscordApi, StandIn):
     """Discord's REST API and Gateway on 127.0.0.1; see the module docstring.
 
     Options: ``message_content_intent_granted`` (the portal switch; also sets the
@@ -139,20 +140,9 @@ class DiscordStandIn(DiscordApi):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(3.0):
                 await self.gateway.close_all()
-        server = self._runner.server
-        if server is not None:
-            for handler in server.connections:
-                if handler.transport is not None:
-                    handler.transport.abort()
+        abort_connections(self._runner)
         await self._runner.cleanup()
         self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     @contextlib.contextmanager
     def redirect(self) -> Iterator[Self]:

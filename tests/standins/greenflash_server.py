@@ -86,9 +86,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import web
+
+from tests.standins.lifecycle import StandIn
 
 PREFIX = "/api/v1"
 
@@ -229,7 +231,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class GreenflashStandIn:
+class GreenflashStandIn(StandIn):
     """A Greenflash-compatible server on 127.0.0.1; see the module docstring for the subset."""
 
     def __init__(self) -> None:
@@ -294,13 +296,6 @@ class GreenflashStandIn:
         await self._runner.cleanup()
         self._runner = None
         self._site = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def down(self) -> None:
         """Stop listening (connections are refused) and reset every open connection."""

@@ -73,9 +73,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import web
+
+from tests.standins.lifecycle import StandIn, abort_connections
 
 INSUFFICIENT_QUOTA: dict[str, Any] = {
     "error": {
@@ -138,7 +140,7 @@ class _Fault:
     after_chars: int = 0
 
 
-class OpenAIStandIn:
+class OpenAIStandIn(StandIn):
     """An OpenAI-compatible server on 127.0.0.1; see the module docstring for the subset."""
 
     def __init__(self) -> None:
@@ -182,20 +184,9 @@ class OpenAIStandIn:
     async def stop(self) -> None:
         if self._runner is None:
             return
-        server = self._runner.server
-        if server is not None:  # end hanging requests and streams at once
-            for handler in server.connections:
-                if handler.transport is not None:
-                    handler.transport.abort()
+        abort_connections(self._runner)
         await self._runner.cleanup()
         self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     # -- scripting -------------------------------------------------------------------------
 
