@@ -7,7 +7,8 @@ which holds a reference until it finishes (asyncio only keeps weak ones), bounds
 run at once, lets users' replies go first (:mod:`bot.foreground`), and drains them when
 the bot closes. A failed call is logged and counted and never reaches a Discord user; the
 SDK's own retries (with backoff on 408/409/429/5xx and connection errors) are the only
-retries.
+retries of a call, and while Greenflash cannot be reached at all, calls are held rather
+than lost (:mod:`bot.outage`).
 
 Product ids are passed explicitly on every call and come from the committed
 ``products.toml``, never from the environment: one codebase may serve several products.
@@ -28,6 +29,7 @@ import httpx
 
 from bot.conversation import Prompt, Reply
 from bot.foreground import Foreground
+from bot.outage import Reachability
 from bot.products import ProductConfig
 from bot.settings import EnvReader
 
@@ -144,6 +146,7 @@ class Analytics:
         self.settings = settings
         self.stats = AnalyticsStats()
         self.foreground = foreground or Foreground()
+        self.reachability = Reachability()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._slots = asyncio.Semaphore(settings.max_in_flight)
@@ -189,7 +192,7 @@ class Analytics:
         await self.foreground.idle()
         async with self._slots:
             try:
-                await call()
+                await self.reachability.call(call)
             except greenflash.APIError as error:
                 self.stats.failed += 1
                 log.warning(

@@ -234,3 +234,26 @@ async def test_ratings_and_events(greenflash_standin: GreenflashStandIn) -> None
     events = greenflash_standin.accepted_for("/events")
     assert {record.json["insertId"] for record in events} == {"reply_failed:1001"}
     assert events[0].json["influence"] == "negative"
+
+
+async def test_an_outage_holds_calls_and_sends_each_once_when_greenflash_is_back(
+    greenflash_standin: GreenflashStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    analytics = make_analytics(greenflash_standin.base_url, max_retries=0)
+    await greenflash_standin.outage(2.5)
+    with caplog.at_level(logging.INFO):
+        for message_id in range(3):
+            analytics.keep(asyncio.create_task(
+                analytics.log_assistant_message(prompt(), reply(message_ids=(message_id,)))
+            ))
+        await asyncio.sleep(2.0)
+        assert analytics.reachability.down
+        assert (analytics.pending, analytics.stats.failed) == (3, 0)
+        assert greenflash_standin.accepted == []
+        assert await analytics.close(grace=5.0) == 0
+    stored = greenflash_standin.stored_messages("7")
+    assert sorted(item["externalMessageId"] for item in stored) == ["0", "1", "2"]
+    assert caplog.text.count("greenflash unreachable (APITimeoutError)") == 1  # aiohttp: refused
+    assert "greenflash still unreachable" in caplog.text  # the retries 1 s and 2 s in
+    assert "greenflash reachable again" in caplog.text
+    assert not analytics.reachability.down
