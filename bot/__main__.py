@@ -45,6 +45,10 @@ class RedactSecrets(logging.Filter):
 
 def setup_logging(secrets: Iterable[str]) -> None:
     discord.utils.setup_logging(level=logging.INFO, root=True)
+    # The HTTP clients under the OpenAI and Greenflash SDKs log every request at INFO: two
+    # or three lines per reply, noise on a log drain. Their warnings still show.
+    for chatty in ("httpx", "httpx2"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     redact = RedactSecrets(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
