@@ -49,6 +49,13 @@ class Check:
 async def check_discord(settings: Settings) -> list[Check]:
     client = discord.Client(intents=discord.Intents.none())
     try:
+        return await _discord_checks(client, settings)
+    finally:  # a rejected login has opened the HTTP session too
+        await client.close()
+
+
+async def _discord_checks(client: discord.Client, settings: Settings) -> list[Check]:
+    try:
         await client.login(settings.discord_token)
     except discord.LoginFailure:
         return [
@@ -68,18 +75,15 @@ async def check_discord(settings: Settings) -> list[Check]:
                 "check the network",
             )
         ]
-    try:
-        checks = [Check(Status.PASS, "Discord token", f"valid, the bot is {client.user}")]
-        checks.append(_intent_check(settings, client.application))
-        guild_ids = {guild.id async for guild in client.fetch_guilds(limit=None)}
-        checks += _guild_checks(settings, guild_ids)
-        checks += [
-            await _channel_check(client, channel_id)
-            for channel_id in sorted(settings.chat_channel_ids)
-        ]
-        return checks
-    finally:
-        await client.close()
+    checks = [Check(Status.PASS, "Discord token", f"valid, the bot is {client.user}")]
+    checks.append(_intent_check(settings, client.application))
+    guild_ids = {guild.id async for guild in client.fetch_guilds(limit=None)}
+    checks += _guild_checks(settings, guild_ids)
+    checks += [
+        await _channel_check(client, channel_id)
+        for channel_id in sorted(settings.chat_channel_ids)
+    ]
+    return checks
 
 
 def _intent_check(settings: Settings, application: discord.AppInfo | None) -> Check:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from unittest import mock
+
+import pytest
 
 from bot.doctor import Check, Status, diagnose
 from bot.products import ProductConfig
@@ -65,11 +68,15 @@ async def test_a_healthy_configuration_passes(stands: Stands) -> None:
     assert "ai-chat" in checks[f"Chat channel {CHAT_CHANNEL}"].detail
 
 
-async def test_rejected_discord_token(stands: Stands) -> None:
+async def test_rejected_discord_token(
+    stands: Stands, caplog: pytest.LogCaptureFixture
+) -> None:
     checks = await run_checks(stands, bot_settings(stands, discord_token="wrong-token"))
     assert checks["Discord token"].status is Status.FAIL
     assert "Reset Token" in checks["Discord token"].fix
     assert "wrong-token" not in checks["Discord token"].line()
+    gc.collect()  # an HTTP session left open is reported when it is collected
+    assert "Unclosed" not in caplog.text
 
 
 async def test_message_content_intent_not_enabled(
