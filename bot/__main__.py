@@ -20,6 +20,7 @@ from dotenv import load_dotenv
 from bot.client import ChatBot
 from bot.configuration import load_configuration
 from bot.doctor import run_doctor
+from bot.products import ProductConfig
 from bot.settings import SettingsError
 
 log = logging.getLogger("bot")
@@ -97,16 +98,24 @@ def main(args: list[str]) -> int:
     if args == ["doctor"]:
         return run_doctor()
     try:
-        settings, greenflash_settings, products = load_configuration()
+        bot = prepare()
     except SettingsError as error:
         print(f"configuration error: {'; '.join(error.problems)}", file=sys.stderr)
         return EXIT_CONFIG
+    return asyncio.run(run(bot, bot.settings.discord_token))
+
+
+def prepare(products: ProductConfig | None = None) -> ChatBot:
+    """Configuration, logging and the bot, ready to run. ``products`` replaces the
+    committed ``products.toml`` (the benchmarks run the bot with the stand-in's product)."""
+    settings, greenflash_settings, committed = load_configuration()
     setup_logging(
         [settings.discord_token, settings.openai_api_key, greenflash_settings.api_key or ""]
     )
-    bot = ChatBot(settings, products=products, greenflash_settings=greenflash_settings)
+    bot = ChatBot(settings, products=products or committed,
+                  greenflash_settings=greenflash_settings)
     settle_heap()
-    return asyncio.run(run(bot, settings.discord_token))
+    return bot
 
 
 if __name__ == "__main__":

@@ -30,10 +30,8 @@ MAX_PAUSE = 8.0
 
 
 class Reachability:
-    def __init__(self, first_pause: float = FIRST_PAUSE, max_pause: float = MAX_PAUSE) -> None:
-        self.first_pause = first_pause
-        self.max_pause = max_pause
-        self._pause = first_pause
+    def __init__(self) -> None:
+        self._pause = FIRST_PAUSE
         self._retry_at = 0.0
         self._down_since: float | None = None
         self._line = asyncio.Lock()
@@ -66,17 +64,17 @@ class Reachability:
         if self._down_since is not None:
             down_for = asyncio.get_running_loop().time() - self._down_since
             log.info("greenflash reachable again after %.0fs; sending held calls", down_for)
-            self._down_since, self._pause = None, self.first_pause
+            self._down_since, self._pause = None, FIRST_PAUSE
         return result
 
     def _failed(self, error: greenflash.APIConnectionError) -> None:
         now = asyncio.get_running_loop().time()
         if self._down_since is None:
-            self._down_since, self._pause = now, self.first_pause
+            self._down_since, self._pause = now, FIRST_PAUSE
             log.warning("greenflash unreachable (%s); holding calls, trying again in %.0fs",
                         type(error).__name__, self._pause)
         elif now >= self._retry_at:  # a retry failed, not just another call of the first wave
-            self._pause = min(self._pause * 2, self.max_pause)
+            self._pause = min(self._pause * 2, MAX_PAUSE)
             log.info("greenflash still unreachable after %.0fs (%s)", now - self._down_since,
                      type(error).__name__)
         else:

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.greenflash_client import GreenflashSettings
-from tests.benchmarks.harness import Bench, Child, Replies, bench, percentile, table
+from tests.benchmarks.harness import Bench, Child, bench, percentile, table
 from tests.standins.greenflash_server import GreenflashStandIn
 
 WARM_UP = 50
@@ -69,13 +68,10 @@ async def one_round(
     child = await Child.start("bot_process", run.env(analytics=scenario.analytics),
                               run.stands.discord)
     try:
-        replies = Replies(run.stands.discord)
         latencies = []
         for number in range(WARM_UP + messages):
             await asyncio.sleep(gap)
-            prompt = await run.send()
-            sent = time.perf_counter()
-            (answered,) = await replies.wait([prompt])
+            sent, answered = await run.ask()
             if number >= WARM_UP:  # untimed: each channel's context is rebuilt from history
                 latencies.append((answered - sent) * 1000)
     finally:

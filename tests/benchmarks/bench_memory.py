@@ -16,25 +16,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from tests.benchmarks.harness import Bench, Child, Replies, bench, table
-
-
-async def converse(run: Bench, replies: Replies, messages: int) -> None:
-    """``messages`` more answered messages, 50 conversations at a time, each at most one
-    message a second."""
-    channels = len(run.channel_ids)
-    loop = asyncio.get_running_loop()
-
-    async def conversation(channel: int, count: int) -> None:
-        for _ in range(count):
-            started = loop.time()
-            await replies.wait([await run.send(channel)])
-            await asyncio.sleep(max(0.0, 1.0 - (loop.time() - started)))
-
-    await asyncio.gather(*(
-        conversation(channel, messages // channels + (channel < messages % channels))
-        for channel in range(channels)
-    ))
+from tests.benchmarks.harness import Child, bench, table
 
 
 async def settled(
@@ -56,11 +38,10 @@ async def main(first: int, total: int) -> None:
     async with bench() as run:
         child = await Child.start("bot_process", run.env(), run.stands.discord)
         try:
-            replies = Replies(run.stands.discord)
             ready = await settled(child)
-            await converse(run, replies, first)
+            await run.converse(first, pace=1.0)
             early = await settled(child, ready["tasks"])
-            await converse(run, replies, total - first)
+            await run.converse(total - first, pace=1.0)
             late = await settled(child, ready["tasks"])
         finally:
             await child.stop()

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from bot.greenflash_client import GreenflashSettings
-from tests.benchmarks.harness import Bench, Child, Replies, bench, table
+from tests.benchmarks.harness import Bench, Child, bench, table
 
 
 @dataclass
@@ -46,20 +46,14 @@ async def one_round(run: Bench, contender: Contender, per_channel: int) -> None:
     child = await Child.start(contender.module, run.env(analytics=contender.analytics),
                               run.stands.discord)
     try:
-        replies = Replies(run.stands.discord)
-
-        async def converse(channel: int, messages: int) -> None:
-            for _ in range(messages):
-                await replies.wait([await run.send(channel)])
-
-        channels = range(len(run.channel_ids))
-        await asyncio.gather(*(converse(channel, 1) for channel in channels))  # warm-up
+        channels = len(run.channel_ids)
+        await run.converse(channels)  # warm-up: one message per channel
         before = await child.stats()
         started = time.perf_counter()
-        await asyncio.gather(*(converse(channel, per_channel) for channel in channels))
+        await run.converse(per_channel * channels)
         contender.seconds += time.perf_counter() - started
         after = await child.stats()
-        contender.replies += per_channel * len(channels)
+        contender.replies += per_channel * channels
         contender.cpu_seconds += after["cpu_s"] - before["cpu_s"]
     finally:
         await child.stop()

@@ -13,9 +13,8 @@ import os
 import sys
 from typing import Any
 
-from bot.__main__ import run, settle_heap, setup_logging
+from bot.__main__ import prepare, run
 from bot.client import ChatBot
-from bot.configuration import load_configuration
 from bot.products import ProductConfig
 from tests.benchmarks.process_stats import report_on_sigusr1
 
@@ -31,13 +30,8 @@ async def serve(bot: ChatBot, token: str) -> int:
 
 
 def main() -> int:
-    settings, greenflash_settings, _ = load_configuration()
-    setup_logging([settings.discord_token, settings.openai_api_key,
-                   greenflash_settings.api_key or ""])
-    products = ProductConfig(default_product_id=os.environ.get("BENCH_PRODUCT_ID") or None)
-    bot = ChatBot(settings, products=products, greenflash_settings=greenflash_settings)
-    settle_heap()
-    return asyncio.run(serve(bot, settings.discord_token))
+    bot = prepare(ProductConfig(default_product_id=os.environ.get("BENCH_PRODUCT_ID") or None))
+    return asyncio.run(serve(bot, bot.settings.discord_token))
 
 
 if __name__ == "__main__":

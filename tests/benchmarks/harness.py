@@ -14,6 +14,7 @@ import signal
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Bench:
     stands: Stands
     channel_ids: list[int]
     members: list[dict[str, Any]]
+    replies: Replies
     _sent: int = field(default=0, init=False)
 
     def env(self, *, analytics: bool = True, **extra: str) -> dict[str, str]:
@@ -59,15 +61,34 @@ class Bench:
         measured reply carries a prompt of the same size."""
         child = await Child.start("bot_process", self.env(analytics=False), self.stands.discord)
         try:
-            replies = Replies(self.stands.discord)
-
-            async def converse(channel: int) -> None:
-                for _ in range(exchanges):
-                    await replies.wait([await self.send(channel)])
-
-            await asyncio.gather(*(converse(i) for i in range(len(self.channel_ids))))
+            await self.converse(exchanges * len(self.channel_ids))
         finally:
             await child.stop()
+
+    async def ask(self, channel: int | None = None) -> tuple[float, float]:
+        """Send the next message and wait for the bot's reply: when it was sent and when
+        the reply reached Discord (``time.perf_counter()``)."""
+        prompt = await self.send(channel)
+        sent = time.perf_counter()
+        return sent, await self.replies.answered(prompt)
+
+    async def converse(self, messages: int, *, pace: float = 0.0) -> None:
+        """``messages`` answered messages, spread evenly over one conversation per channel,
+        all at once: each conversation sends its next message once the last is answered
+        (and no sooner than ``pace`` seconds after it was sent)."""
+        channels = len(self.channel_ids)
+        loop = asyncio.get_running_loop()
+
+        async def conversation(channel: int, count: int) -> None:
+            for _ in range(count):
+                started = loop.time()
+                await self.ask(channel)
+                await asyncio.sleep(max(0.0, pace - (loop.time() - started)))
+
+        await asyncio.gather(*(
+            conversation(channel, messages // channels + (channel < messages % channels))
+            for channel in range(channels)
+        ))
 
     async def send(self, channel: int | None = None) -> Message:
         """The next message, from the next member, in the next channel round-robin (or in
@@ -104,7 +125,7 @@ async def bench(
             channels=[(cid, f"chat-{i}", None) for i, cid in enumerate(channel_ids)],
             threads=[], member_ids=[int(user["id"]) for user in users],
         )
-        yield Bench(Stands(discord, openai, greenflash), channel_ids, users)
+        yield Bench(Stands(discord, openai, greenflash), channel_ids, users, Replies(discord))
 
 
 class Child:
@@ -175,17 +196,14 @@ class Replies:
                 self.first_at.setdefault(str(reference["message_id"]), request.received_at)
         self._read = len(requests)
 
-    async def wait(self, prompts: Iterable[Message], timeout: float = 60.0) -> list[float]:
-        """The reply time of each prompt, once all are answered."""
-        ids = [prompt["id"] for prompt in prompts]
-        waiting = set(ids)
+    async def answered(self, prompt: Message, timeout: float = 60.0) -> float:
+        """When the first reply to ``prompt`` reached Discord, once it has."""
 
-        def all_answered() -> list[float] | None:
+        def reply_time() -> float | None:
             self._catch_up()
-            waiting.difference_update([i for i in waiting if i in self.first_at])
-            return None if waiting else [self.first_at[i] for i in ids]
+            return self.first_at.get(prompt["id"])
 
-        return await self.discord.until(all_answered, timeout, f"replies to {len(ids)} prompts")
+        return await self.discord.until(reply_time, timeout, f"a reply to {prompt['id']}")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
