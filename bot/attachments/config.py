@@ -47,7 +47,7 @@ def model_sees_images(model: str) -> bool:
     return bool(_SEES_IMAGES.fullmatch(name))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AttachmentSettings:
     max_bytes: int = 8 * 1024 * 1024
     max_images: int = 4
