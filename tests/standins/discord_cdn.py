@@ -38,7 +38,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from tests.standins.discord_world import attachment_dict
-from tests.standins.lifecycle import StandIn, abort_connections
+from tests.standins.lifecycle import StandIn, serve_locally, stop_serving
 
 GONE = "This content is no longer available."
 _SECRET = b"standin-cdn-signing-key"
@@ -169,18 +169,11 @@ class DiscordCdnStandIn(StandIn):
     async def start(self) -> None:
         app = web.Application()
         self.cdn.mount(app)
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._runner = await serve_locally(app)
         self.cdn.base_url = f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
-        if self._runner is None:
-            return
-        abort_connections(self._runner)
-        await self._runner.cleanup()
+        await stop_serving(self._runner)
         self._runner = None
 
 
