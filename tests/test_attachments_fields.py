@@ -24,8 +24,13 @@ from bot.attachments.kinds import (
     SkipReason,
     TextFile,
 )
-from bot.attachments.model_content import fence_for, message_content, turn_text
-from bot.attachments.notes import NAME_MAX_CHARS, display_name, human_size, note
+from bot.attachments.model_content import (
+    fence_for,
+    message_content,
+    rejects_images,
+    turn_text,
+)
+from bot.attachments.notes import NAME_MAX_CHARS, display_name, human_size, note, skipped_line
 from tests.standins.openai_content import content_problem, sent_images
 from tests.test_attachments_sniffing import JPEG, PNG, WEBP
 
@@ -187,3 +192,42 @@ def test_a_text_only_model_gets_every_image_as_a_named_skip(batch: AttachmentBat
     assert [item.name for item in fallback.items] == [item.name for item in batch.items]
     text = turn_text("q", fallback)
     assert len(re.findall(r"\[image: [^\n]*not seen", text)) >= len(batch.images)
+
+
+# -- the user's one line, and the text-only fallback -------------------------------------
+
+
+def test_the_user_is_told_in_one_line_what_the_model_did_not_get() -> None:
+    shot = ImageInput(PNG, "image/png", "shot.png")
+    pdf = Skipped("report.pdf", Kind.BINARY, 10, SkipReason.UNREADABLE)
+    assert skipped_line(AttachmentBatch((shot,))) is None
+    assert skipped_line(AttachmentBatch((shot,)).without_images(SkipReason.NO_VISION)) == (
+        "I couldn't look at the image, so I answered from the text."
+    )
+    assert skipped_line(AttachmentBatch((pdf, shot))) == (
+        "I couldn't read report.pdf (not a file type I can read)."
+    )
+
+
+@given(batches)
+def test_the_users_line_is_short_and_names_what_was_not_read(batch: AttachmentBatch) -> None:
+    line = skipped_line(batch)
+    missed = [item for item in batch.skipped if item.reason is not SkipReason.EARLIER]
+    assert (line is None) == (not missed)
+    if line is not None:
+        assert "\n" not in line and len(line) <= 3 * (NAME_MAX_CHARS + 40) + 40
+        assert display_name(missed[0].name) in line or "couldn't look at the image" in line
+
+
+def test_image_rejections_are_told_apart_from_other_bad_requests() -> None:
+    shot = message_content("q", [ImageInput(PNG, "image/png", "a.png")])
+    request = {"model": "m", "messages": [{"role": "user", "content": shot}]}
+    assert rejects_images(content_problem(request, vision=False))
+    broken = {"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}]}]}
+    assert rejects_images(content_problem(broken))
+    assert rejects_images({"message": "Invalid image.", "code": "invalid_image"})
+    assert not rejects_images({"error": {"message": "The 'stream_options' parameter is only "
+                                         "allowed when 'stream' is enabled.", "code": None,
+                                         "param": "stream_options"}})
+    assert not rejects_images(None)

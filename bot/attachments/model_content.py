@@ -56,3 +56,28 @@ def message_content(
     if not images:
         return text
     return [{"type": "text", "text": text}, *(image_part(image, detail) for image in images)]
+
+
+_IMAGE_ERROR_CODES = frozenset({
+    "invalid_image", "invalid_image_format", "invalid_image_url", "sanitizer_server_error",
+})
+
+
+def rejects_images(error_body: object) -> bool:
+    """Whether an OpenAI 400 body (``BadRequestError.body``, with or without its ``"error"``
+    wrapper) refuses the request's images, so the question is worth asking once more without
+    them: a model without vision ("Invalid content type. image_url is only supported by
+    certain models."), or an image it could not use (codes ``invalid_image``,
+    ``invalid_image_format``, ``invalid_image_url``, ``sanitizer_server_error``, or a param
+    pointing into an ``image_url``)."""
+    if not isinstance(error_body, dict):
+        return False
+    inner = error_body.get("error", error_body)
+    if not isinstance(inner, dict):
+        return False
+    message, code, param = (str(inner.get(key) or "") for key in ("message", "code", "param"))
+    return (
+        "image_url is only supported by certain models" in message
+        or code in _IMAGE_ERROR_CODES
+        or ".image_url" in param
+    )

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import unicodedata
 
-from bot.attachments.kinds import Fetched, ImageInput, Kind, Skipped, SkipReason, TextFile
+from bot.attachments.kinds import (
+    AttachmentBatch,
+    Fetched,
+    ImageInput,
+    Kind,
+    Skipped,
+    SkipReason,
+    TextFile,
+)
 
 NAME_MAX_CHARS = 100
 
@@ -50,3 +58,22 @@ def note(item: Fetched) -> str:
             return f"[image: {name}, not seen: {item.reason}]"
         case _:
             return f"[file: {name}, {human_size(item.size)}, not read: {item.reason}]"
+
+
+_LINE_NAMES = 3
+
+
+def skipped_line(batch: AttachmentBatch) -> str | None:
+    """The one short line a reply ends with when the model did not get some attachments,
+    naming at most three of them; None when it got everything."""
+    skipped = [item for item in batch.skipped if item.reason is not SkipReason.EARLIER]
+    if not skipped:
+        return None
+    if all(item.kind is Kind.IMAGE and item.reason is SkipReason.NO_VISION for item in skipped):
+        return "I couldn't look at the image, so I answered from the text." if len(
+            skipped) == 1 else "I couldn't look at the images, so I answered from the text."
+    named = ", ".join(
+        f"{display_name(item.name)} ({item.reason})" for item in skipped[:_LINE_NAMES]
+    )
+    more = len(skipped) - _LINE_NAMES
+    return f"I couldn't read {named}" + (f" and {more} more." if more > 0 else ".")
