@@ -25,6 +25,7 @@ from bot.attachments.kinds import (
     TextFile,
 )
 from bot.attachments.model_content import (
+    NO_TEXT_QUESTION,
     fence_for,
     message_content,
     rejects_images,
@@ -92,8 +93,9 @@ def test_the_turn_text_names_every_attachment_and_holds_each_file_whole(
     text: str, batch: AttachmentBatch
 ) -> None:
     turn = turn_text(text, batch)
-    assert turn.startswith(text)
-    position = len(text)
+    question = text or (NO_TEXT_QUESTION if batch else "")
+    assert turn.startswith(question)
+    position = len(question)
     for item in batch.items:
         found = turn.find(note(item), position)
         assert found >= position, note(item)

@@ -23,6 +23,9 @@ Detail = Literal["auto", "low", "high"]
 
 _BACKTICKS = re.compile(r"`+")
 
+NO_TEXT_QUESTION = "What do you make of this?"
+"""The question a message with attachments and no text asks."""
+
 
 def fence_for(text: str) -> str:
     """A code fence longer than any run of backticks in ``text``, so a file that itself
@@ -37,8 +40,9 @@ def file_block(file: TextFile) -> str:
 
 
 def turn_text(text: str, batch: AttachmentBatch) -> str:
-    """The question, then every attachment in order: a note, and a text file's contents."""
-    pieces = [text] if text else []
+    """The question, then every attachment in order: a note, and a text file's contents.
+    Attachments without text ask :data:`NO_TEXT_QUESTION`."""
+    pieces = [text or (NO_TEXT_QUESTION if batch else "")]
     for item in batch.items:
         pieces.append(file_block(item) if isinstance(item, TextFile) else note(item))
     return "\n".join(pieces)
