@@ -274,3 +274,16 @@ async def test_a_stopped_cdn_is_a_failed_download_not_an_error(
     shot = cdn.cdn.host(CHANNEL, "shot.png", PNG, "image/png")
     await cdn.stop()
     assert (await fetch(fetcher, shot)).items[0].reason is SkipReason.DOWNLOAD_FAILED  # type: ignore[union-attr]
+
+
+async def test_the_cap_is_inclusive_even_without_a_content_length(
+    cdn: DiscordCdnStandIn, fetcher: AttachmentFetcher
+) -> None:
+    cap = SETTINGS.max_bytes
+    sizes = (cap, cap + 1)
+    hosted = [cdn.cdn.host(CHANNEL, f"{n}.png", PNG + bytes(n - len(PNG)), "image/png",
+                           size=10, length="chunked") for n in sizes]
+    batch = await fetch(fetcher, *hosted)
+    assert isinstance(batch.items[0], ImageInput) and batch.items[0].size == cap
+    assert batch.items[1] == Skipped(f"{cap + 1}.png", Kind.IMAGE, 10, SkipReason.TOO_LARGE)
+    assert fetcher.bytes_read == 2 * cap
