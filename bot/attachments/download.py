@@ -102,7 +102,8 @@ async def read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes,
 
 
 class AttachmentFetcher:
-    """Downloads the attachments of one question at a time, within the caps."""
+    """Downloads attachments within the caps; one instance (one HTTP session) serves the
+    whole bot, every question concurrently."""
 
     def __init__(
         self,
@@ -190,23 +191,22 @@ class AttachmentFetcher:
         downloaded = await self._download(url, limit, whole=whole)
         if isinstance(downloaded, SkipReason):
             return skip(downloaded)
-        data, complete = downloaded
+        result = self._interpret(ref, *downloaded, vision=vision)
+        if isinstance(result, Skipped):
+            return skip(result.reason, result.kind)
+        return result
+
+    def _interpret(
+        self, ref: AttachmentRef, data: bytes, complete: bool, *, vision: bool
+    ) -> Fetched:
+        """What the downloaded bytes are; Discord's description no longer matters."""
         mime = sniff_image(data)
         if mime is not None:
-            if not complete:
-                return skip(SkipReason.TOO_LARGE, Kind.IMAGE)
-            if not vision:
-                return skip(SkipReason.NO_VISION, Kind.IMAGE)
-            if mime == "image/gif":
-                frame = first_frame(data)
-                if frame is None:
-                    return skip(SkipReason.UNREADABLE, Kind.IMAGE)
-                data = frame
-            return ImageInput(data, mime, ref.filename)
+            return _image(ref, data, mime, complete=complete, vision=vision)
         if looks_like_text(data, complete=complete):
-            text, truncated = decode_text(data, settings.text_max_chars, complete=complete)
+            text, truncated = decode_text(data, self.settings.text_max_chars, complete=complete)
             return TextFile(ref.filename, text, truncated, max(ref.size, len(data)))
-        return skip(SkipReason.UNREADABLE, Kind.BINARY)
+        return Skipped(ref.filename, Kind.BINARY, ref.size, SkipReason.UNREADABLE)
 
     async def _download(
         self, url: yarl.URL, limit: int, *, whole: bool
@@ -240,6 +240,24 @@ class AttachmentFetcher:
         except aiohttp.ClientError as error:
             log.warning("attachment download failed: %s: %s", type(error).__name__, url.path)
             return SkipReason.DOWNLOAD_FAILED
+
+
+def _image(
+    ref: AttachmentRef, data: bytes, mime: str, *, complete: bool, vision: bool
+) -> ImageInput | Skipped:
+    def skipped(reason: SkipReason) -> Skipped:
+        return Skipped(ref.filename, Kind.IMAGE, ref.size, reason)
+
+    if not complete:
+        return skipped(SkipReason.TOO_LARGE)
+    if not vision:
+        return skipped(SkipReason.NO_VISION)
+    if mime == "image/gif":
+        frame = first_frame(data)
+        if frame is None:
+            return skipped(SkipReason.UNREADABLE)
+        data = frame
+    return ImageInput(data, mime, ref.filename)
 
 
 def _done(result: Fetched) -> asyncio.Future[Fetched]:
