@@ -41,6 +41,19 @@ def test_all_problems_are_reported_together() -> None:
     assert any("50000000" in problem for problem in problems)
 
 
+def test_one_image_may_not_exceed_openais_20_mb() -> None:
+    with pytest.raises(SettingsError) as raised:
+        AttachmentSettings.from_env({"ATTACHMENT_MAX_IMAGES": "1",
+                                     "ATTACHMENT_MAX_BYTES": str(21 * 1024 * 1024)})
+    assert raised.value.problems == [
+        f"ATTACHMENT_MAX_BYTES must be at most {20 * 1024 * 1024} (OpenAI's limit per image; "
+        f"got {21 * 1024 * 1024})"
+    ]
+    assert AttachmentSettings.from_env(
+        {"ATTACHMENT_MAX_IMAGES": "2", "ATTACHMENT_MAX_BYTES": str(20 * 1024 * 1024)}
+    ).max_bytes == 20 * 1024 * 1024
+
+
 def test_problems_join_the_bots_own_reader_when_given() -> None:
     env = EnvReader({"ATTACHMENT_MAX_IMAGES": "21"})
     AttachmentSettings.from_env(env=env)

@@ -2,8 +2,9 @@
 
 Kept apart from :class:`bot.settings.Settings` until the attachment work is wired in; the
 bounds come from the services: Discord's default upload limit is 10 MiB, and OpenAI's vision
-guide ("Image input requirements") allows up to 50 MB of image bytes in one request, so
-``ATTACHMENT_MAX_IMAGES`` times ``ATTACHMENT_MAX_BYTES`` may not exceed that.
+guide ("Image input requirements") allows up to 20 MB an image and 50 MB of image bytes in
+one request, so ``ATTACHMENT_MAX_BYTES`` may not exceed the first, nor
+``ATTACHMENT_MAX_IMAGES`` times ``ATTACHMENT_MAX_BYTES`` the second.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from bot.settings import EnvReader
 
 OPENAI_IMAGE_BYTES_PER_REQUEST = 50_000_000
+OPENAI_IMAGE_BYTES = 20 * 1024 * 1024
+"""OpenAI's limit per image (the vision guide's 20 MB; its 400 says "below 20 MB")."""
 DISCORD_MESSAGE_ATTACHMENTS = 10
 """Discord's own limit of files on one message (the Create Message docs, ``files[n]``)."""
 
@@ -84,6 +87,11 @@ class AttachmentSettings:
             reader.problems.append(
                 f"ATTACHMENT_MAX_IMAGES must be at most {DISCORD_MESSAGE_ATTACHMENTS * 2} "
                 f"(a question and the message it replies to; got {settings.max_images})"
+            )
+        if settings.max_bytes > OPENAI_IMAGE_BYTES:
+            reader.problems.append(
+                f"ATTACHMENT_MAX_BYTES must be at most {OPENAI_IMAGE_BYTES} (OpenAI's limit per "
+                f"image; got {settings.max_bytes})"
             )
         if settings.max_images * settings.max_bytes > OPENAI_IMAGE_BYTES_PER_REQUEST:
             reader.problems.append(

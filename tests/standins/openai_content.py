@@ -53,8 +53,9 @@ an http(s) URL                                    ``Timeout while downloading <n
                                                   send images inline anyway
 ================================================  ========================================
 
-Not covered: ``input_audio`` and ``file`` parts, the 50 MB-per-request image total, and
-pixel-level decoding (any bytes with a valid signature pass).
+Not covered: ``input_audio`` and ``file`` parts, the 50 MB-per-request image total,
+pixel-level decoding (any bytes with a valid signature pass), and animated GIFs (the guide
+asks for non-animated ones but no error for them is documented or reported).
 
 Hook (one call in ``OpenAIStandIn._invalid``)::
 
