@@ -9,9 +9,27 @@ which reuses :class:`EnvReader` for the same error reporting.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, get_args
+
+from openai.types.shared.reasoning_effort import ReasoningEffort
+
+REASONING_EFFORTS: tuple[str, ...] = tuple(
+    value for arg in get_args(ReasoningEffort) for value in get_args(arg)
+)
+"""The values the installed openai SDK accepts for ``reasoning_effort``."""
+
+TOKEN_PARAMETERS = ("auto", "max_completion_tokens", "max_tokens")
+
+BOT_REQUEST_FIELDS = frozenset({
+    "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+    "temperature", "reasoning_effort",
+})
+"""Fields the bot sets itself; OPENAI_EXTRA_BODY may not override them (the SDK merges
+``extra_body`` over the request, so an override would silently change the bot's request)."""
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Discord server. Answer concisely and use Discord "
@@ -76,6 +94,53 @@ class EnvReader:
             return default
         return value
 
+    def optional_number(
+        self, name: str, *, minimum: float, maximum: float
+    ) -> float | None:
+        """A number within the API's range, or None when unset: the API's default applies."""
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a number (got {raw!r})")
+            return None
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name} must be between {minimum:g} and {maximum:g} (got {raw})")
+            return None
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw.lower() not in choices:
+            self.problems.append(f"{name} must be one of {', '.join(choices)} (got {raw!r})")
+            return default
+        return raw.lower()
+
+    def json_object(self, name: str, *, reserved: frozenset[str]) -> dict[str, Any]:
+        """A JSON object whose keys stay clear of ``reserved``."""
+        raw = self._raw(name)
+        if raw is None:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError as error:
+            self.problems.append(f"{name} must be a JSON object ({error.msg} at {error.pos})")
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"{name} must be a JSON object (got {type(value).__name__})")
+            return {}
+        if clash := sorted(reserved & value.keys()):
+            self.problems.append(
+                f"{name} must not set {', '.join(clash)}: the bot sets them (use the "
+                "dedicated setting)"
+            )
+            return {}
+        return value
+
     def flag(self, name: str, default: bool) -> bool:
         raw = self._raw(name)
         if raw is None:
@@ -113,8 +178,12 @@ class Settings:
     model: str = "gpt-4o-mini"
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_tokens: int = 800
-    temperature: float = 0.7
-    openai_timeout: float = 30.0
+    temperature: float | None = None
+    reasoning_effort: str | None = None
+    token_parameter: str = "auto"
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    openai_timeout: float = 120.0
+    openai_connect_timeout: float = 5.0
     openai_max_retries: int = 2
     stream_replies: bool = True
     answer_dms: bool = True
@@ -146,8 +215,16 @@ class Settings:
             model=env.text("OPENAI_MODEL", cls.model),
             system_prompt=env.text("SYSTEM_PROMPT", cls.system_prompt),
             max_tokens=env.integer("OPENAI_MAX_TOKENS", cls.max_tokens, minimum=1),
-            temperature=env.number("OPENAI_TEMPERATURE", cls.temperature),
+            temperature=env.optional_number("OPENAI_TEMPERATURE", minimum=0.0, maximum=2.0),
+            reasoning_effort=env.choice("OPENAI_REASONING_EFFORT", REASONING_EFFORTS, None),
+            token_parameter=env.choice(
+                "OPENAI_TOKEN_PARAMETER", TOKEN_PARAMETERS, cls.token_parameter
+            ) or cls.token_parameter,
+            extra_body=env.json_object("OPENAI_EXTRA_BODY", reserved=BOT_REQUEST_FIELDS),
             openai_timeout=env.number("OPENAI_TIMEOUT", cls.openai_timeout, minimum=1.0),
+            openai_connect_timeout=env.number(
+                "OPENAI_CONNECT_TIMEOUT", cls.openai_connect_timeout, minimum=0.5
+            ),
             openai_max_retries=env.integer("OPENAI_MAX_RETRIES", cls.openai_max_retries),
             stream_replies=env.flag("STREAM_REPLIES", cls.stream_replies),
             answer_dms=env.flag("ANSWER_DMS", cls.answer_dms),
