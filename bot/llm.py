@@ -127,6 +127,23 @@ class ProbeResult:
     detail: str
     refused_parameter: str | None = None
 
+    @property
+    def fix(self) -> str:
+        if self.ok:
+            return ""
+        if self.refused_parameter is None:
+            return "check OPENAI_MODEL, OPENAI_BASE_URL and OPENAI_EXTRA_BODY"
+        setting = _SETTING_FOR.get(self.refused_parameter, "OPENAI_EXTRA_BODY")
+        return f"change or unset {setting}"
+
+
+_SETTING_FOR = {
+    "temperature": "OPENAI_TEMPERATURE",
+    "reasoning_effort": "OPENAI_REASONING_EFFORT",
+    "max_tokens": "OPENAI_TOKEN_PARAMETER",
+    "max_completion_tokens": "OPENAI_TOKEN_PARAMETER",
+}
+
 
 def classify_error(error: Exception) -> FailureKind:
     """Map the SDK's error classes to a failure kind; a cut stream is a connection error."""
@@ -372,3 +389,12 @@ class ChatModel:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def probe_model(settings: Settings) -> ProbeResult:
+    """:meth:`ChatModel.probe` with a model of its own, closed afterwards."""
+    model = ChatModel(settings)
+    try:
+        return await model.probe()
+    finally:
+        await model.close()
