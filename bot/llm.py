@@ -77,6 +77,11 @@ POLITE = {
 }
 
 
+def is_polite_failure(content: str) -> bool:
+    """A message the bot posted for a failed model call (possibly after a cut-off stream)."""
+    return content.endswith(tuple(POLITE.values()))
+
+
 class ModelError(Exception):
     """A failed model call, carrying what the user should read and what was shown so far."""
 

@@ -10,6 +10,7 @@ from bot.client import ChatBot
 from bot.products import ProductConfig
 from tests.bot_harness import Stands, running_bot
 from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
+from tests.standins.openai_server import SNAPSHOTS
 from tests.standins.discord_server import (
     ALICE,
     BOT_ID,
@@ -65,7 +66,10 @@ async def test_each_conversation_logs_one_user_and_one_assistant_message(
     assert assistant_item["content"] == "The answer."
     assert assistant_item["externalMessageId"] == reply["id"]
     assert assistant_item["parentExternalMessageId"] == sent["id"]
-    assert assistant["model"] == "gpt-4o-mini"
+    # The snapshot that answered, as OpenAI names it in the response, not the alias asked for.
+    assert assistant["model"] == SNAPSHOTS["gpt-4o-mini"]
+    assert assistant_item["properties"]["cut_off"] is False
+    assert assistant_item["properties"]["finish_reason"] == "stop"
     assert user_item["createdAt"] < assistant_item["createdAt"]
     assert assistant_item["properties"]["latency_ms"] >= 0
     assert assistant_item["properties"]["completion_tokens"] > 0
