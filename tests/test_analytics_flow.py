@@ -10,7 +10,6 @@ from bot.client import ChatBot
 from bot.products import ProductConfig
 from tests.bot_harness import Stands, running_bot
 from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
-from tests.standins.openai_server import SNAPSHOTS
 from tests.standins.discord_server import (
     ALICE,
     BOT_ID,
@@ -20,6 +19,7 @@ from tests.standins.discord_server import (
     GUILD_A,
     THREAD,
 )
+from tests.standins.openai_server import SNAPSHOTS
 
 
 async def logged_pair(stands: Stands, bot: ChatBot) -> tuple[dict[str, Any], dict[str, Any]]:
