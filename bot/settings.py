@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from openai.types.shared.reasoning_effort import ReasoningEffort
+
+T = TypeVar("T", int, float)
 
 REASONING_EFFORTS: tuple[str, ...] = tuple(
     value for arg in get_args(ReasoningEffort) for value in get_args(arg)
@@ -66,48 +68,42 @@ class EnvReader:
     def text(self, name: str, default: str) -> str:
         return self._raw(name) or default
 
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+    def _converted(self, name: str, convert: Callable[[str], T], kind: str) -> T | None:
+        """The variable converted, or None when unset or (reported) unreadable."""
         raw = self._raw(name)
         if raw is None:
-            return default
+            return None
         try:
-            value = int(raw)
+            return convert(raw)
         except ValueError:
-            self.problems.append(f"{name} must be a whole number (got {raw!r})")
+            self.problems.append(f"{name} must be {kind} (got {raw!r})")
+            return None
+
+    def _at_least(self, name: str, value: T | None, default: T, minimum: float) -> T:
+        if value is None:
             return default
         if value < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {value})")
             return default
         return value
 
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        value = self._converted(name, int, "a whole number")
+        return self._at_least(name, value, default, minimum)
+
     def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be a number (got {raw!r})")
-            return default
-        if value < minimum:
-            self.problems.append(f"{name} must be at least {minimum} (got {value})")
-            return default
-        return value
+        value = self._converted(name, float, "a number")
+        return self._at_least(name, value, default, minimum)
 
     def optional_number(
         self, name: str, *, minimum: float, maximum: float
     ) -> float | None:
         """A number within the API's range, or None when unset: the API's default applies."""
-        raw = self._raw(name)
-        if raw is None:
-            return None
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be a number (got {raw!r})")
-            return None
-        if not minimum <= value <= maximum:
-            self.problems.append(f"{name} must be between {minimum:g} and {maximum:g} (got {raw})")
+        value = self._converted(name, float, "a number")
+        if value is not None and not minimum <= value <= maximum:
+            self.problems.append(
+                f"{name} must be between {minimum:g} and {maximum:g} (got {value:g})"
+            )
             return None
         return value
 

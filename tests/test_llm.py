@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.llm import LENGTH_NOTE, POLITE, ChatModel, FailureKind, ModelError
+from bot.llm import LENGTH_NOTE, POLITE, ChatModel, Completion, FailureKind, ModelError
 from bot.memory import Turn
 from tests.helpers import SYSTEM_PROMPT, make_settings
 from tests.standins.openai_server import INSUFFICIENT_QUOTA, OpenAIStandIn
@@ -127,6 +127,18 @@ def model_for(
     return ChatModel(make_settings(**overrides))
 
 
+async def answer(model: ChatModel) -> Completion:
+    """One reply (streamed when the model streams), then the model closed."""
+
+    async def on_text(text: str) -> None:
+        return None
+
+    try:
+        return await model.reply(TURNS, on_text=on_text)
+    finally:
+        await model.close()
+
+
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("name", ["gpt-5-mini", "o4-mini"])
 async def test_reasoning_models_answer_with_the_default_settings(
@@ -134,12 +146,7 @@ async def test_reasoning_models_answer_with_the_default_settings(
 ) -> None:
     model = model_for(openai_standin, monkeypatch, model=name, stream_replies=stream)
     openai_standin.script("Twelve.")
-
-    async def on_text(text: str) -> None:
-        return None
-
-    completion = await model.reply(TURNS, on_text=on_text)
-    await model.close()
+    completion = await answer(model)
     assert completion.text == "Twelve."
     body = openai_standin.requests[-1]
     assert body["max_completion_tokens"] == 800
@@ -232,12 +239,7 @@ async def test_a_length_cut_answer_is_marked(
 ) -> None:
     model = model_for(openai_standin, monkeypatch, stream_replies=stream)
     openai_standin.script_reply("```python\nprint(1", finish_reason="length")
-
-    async def on_text(text: str) -> None:
-        return None
-
-    completion = await model.reply(TURNS, on_text=on_text)
-    await model.close()
+    completion = await answer(model)
     assert completion.finish_reason == "length"
     assert completion.cut_off
     assert completion.shown_text.startswith(completion.text)
@@ -246,11 +248,11 @@ async def test_a_length_cut_answer_is_marked(
     assert completion.shown_text.count("```") % 2 == 0
 
 
-async def test_a_complete_answer_is_shown_as_it_is(
+async def test_a_complete_answer_is_shown_as_it_is_named_by_its_snapshot(
     model: ChatModel, openai_standin: OpenAIStandIn
 ) -> None:
-    completion = await model.reply(TURNS)
-    await model.close()
+    completion = await answer(model)
+    assert completion.model == "gpt-4o-mini-2024-07-18"
     assert completion.finish_reason == "stop"
     assert not completion.cut_off
     assert completion.shown_text == completion.text
@@ -262,22 +264,9 @@ async def test_a_refusal_is_shown_and_flagged(
 ) -> None:
     model = model_for(openai_standin, monkeypatch, stream_replies=stream)
     openai_standin.script_refusal("I can't help with that.")
-
-    async def on_text(text: str) -> None:
-        return None
-
-    completion = await model.reply(TURNS, on_text=on_text)
-    await model.close()
+    completion = await answer(model)
     assert completion.text == "I can't help with that."
     assert completion.refused
-
-
-async def test_the_logged_model_is_the_snapshot_that_answered(
-    model: ChatModel, openai_standin: OpenAIStandIn
-) -> None:
-    completion = await model.reply(TURNS)
-    await model.close()
-    assert completion.model == "gpt-4o-mini-2024-07-18"
 
 
 async def test_a_non_streamed_answer_that_times_out_is_not_sent_again(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
@@ -17,6 +19,15 @@ MESSAGES: list[Any] = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "alice: hello?"},
 ]
+
+
+@asynccontextmanager
+async def connected(standin: OpenAIStandIn) -> AsyncIterator[openai.AsyncOpenAI]:
+    client = client_for(standin)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def client_for(standin: OpenAIStandIn, **options: Any) -> openai.AsyncOpenAI:
@@ -345,15 +356,12 @@ async def test_stop_ends_a_hanging_request_and_then_connections_are_refused() ->
 async def test_reasoning_models_refuse_max_tokens_as_openai_does(
     openai_standin: OpenAIStandIn, model: str
 ) -> None:
-    client = client_for(openai_standin)
-    try:
+    async with connected(openai_standin) as client:
         with pytest.raises(openai.BadRequestError) as refused:
             await client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=50)
         accepted = await client.chat.completions.create(
             model=model, messages=MESSAGES, max_completion_tokens=50
         )
-    finally:
-        await client.close()
     assert refused.value.body == {
         "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
         "Use 'max_completion_tokens' instead.",
@@ -368,8 +376,7 @@ async def test_reasoning_models_refuse_max_tokens_as_openai_does(
 async def test_reasoning_models_refuse_a_temperature_but_the_default(
     openai_standin: OpenAIStandIn, temperature: float, shown: str
 ) -> None:
-    client = client_for(openai_standin)
-    try:
+    async with connected(openai_standin) as client:
         with pytest.raises(openai.BadRequestError) as refused:
             await client.chat.completions.create(
                 model="gpt-5-mini", messages=MESSAGES, temperature=temperature
@@ -377,8 +384,6 @@ async def test_reasoning_models_refuse_a_temperature_but_the_default(
         default = await client.chat.completions.create(
             model="gpt-5-mini", messages=MESSAGES, temperature=1
         )
-    finally:
-        await client.close()
     assert refused.value.body == {
         "message": f"Unsupported value: 'temperature' does not support {shown} with this "
         "model. Only the default (1) value is supported.",
@@ -392,13 +397,10 @@ async def test_reasoning_models_refuse_a_temperature_but_the_default(
 async def test_chat_models_accept_max_tokens_and_any_temperature(
     openai_standin: OpenAIStandIn,
 ) -> None:
-    client = client_for(openai_standin)
-    try:
+    async with connected(openai_standin) as client:
         completion = await client.chat.completions.create(
             model="gpt-4o", messages=MESSAGES, max_tokens=50, temperature=1.5
         )
-    finally:
-        await client.close()
     assert completion.model == "gpt-4o-2024-08-06"
 
 
@@ -406,8 +408,7 @@ async def test_a_max_tokens_only_server_refuses_max_completion_tokens(
     openai_standin: OpenAIStandIn,
 ) -> None:
     openai_standin.max_tokens_only = True
-    client = client_for(openai_standin)
-    try:
+    async with connected(openai_standin) as client:
         with pytest.raises(openai.BadRequestError) as refused:
             await client.chat.completions.create(
                 model="gpt-4o-mini", messages=MESSAGES, max_completion_tokens=50
@@ -415,8 +416,6 @@ async def test_a_max_tokens_only_server_refuses_max_completion_tokens(
         accepted = await client.chat.completions.create(
             model="gpt-4o-mini", messages=MESSAGES, max_tokens=50
         )
-    finally:
-        await client.close()
     assert refused.value.body["message"] == (
         "Unrecognized request argument supplied: max_completion_tokens"
     )
@@ -428,8 +427,7 @@ async def test_a_max_tokens_only_server_refuses_max_completion_tokens(
 async def test_responses_name_the_dated_snapshot(
     openai_standin: OpenAIStandIn, stream: bool
 ) -> None:
-    client = client_for(openai_standin)
-    try:
+    async with connected(openai_standin) as client:
         if stream:
             chunks = await client.chat.completions.create(
                 model="gpt-4o-mini", messages=MESSAGES, stream=True
@@ -443,8 +441,6 @@ async def test_responses_name_the_dated_snapshot(
         by_snapshot = await client.chat.completions.create(
             model="gpt-4o-mini-2024-07-18", messages=MESSAGES
         )
-    finally:
-        await client.close()
     assert models == {"gpt-4o-mini-2024-07-18"}
     assert by_snapshot.model == "gpt-4o-mini-2024-07-18"
 
@@ -467,14 +463,11 @@ async def test_length_and_refusal_can_be_scripted(openai_standin: OpenAIStandIn)
     openai_standin.script_refusal("I can't help with that.")
     openai_standin.script_reply("Streamed and", finish_reason="length")
     openai_standin.script_refusal("No, sorry.")
-    client = client_for(openai_standin)
-    try:
+    async with connected(openai_standin) as client:
         cut = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         refused = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         streamed_cut = await collect_stream(client)
         streamed_refusal = await collect_stream(client)
-    finally:
-        await client.close()
     assert (cut.choices[0].message.content, cut.choices[0].finish_reason) == (
         "An answer that", "length"
     )
