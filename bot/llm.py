@@ -280,6 +280,11 @@ class ChatModel:
             params["extra_body"] = self.extra_body
         return params
 
+    def _tunable_fields(self) -> list[str]:
+        """The request fields an operator's settings put there, as a 400 may name them."""
+        fixed = {"model", "messages", "extra_body"}
+        return [name for name in self._params([], 1) if name not in fixed] + [*self.extra_body]
+
     def _adapt(self, error: openai.BadRequestError) -> bool:
         """Switch the token parameter's name when the server refused the one sent."""
         if not self.adapt_token_parameter or not _refuses(error, self.token_parameter):
@@ -377,7 +382,9 @@ class ChatModel:
         try:
             response = await self._create(messages, max_tokens=PROBE_TOKENS)
         except openai.BadRequestError as error:
-            refused = error.param if isinstance(error.param, str) else None
+            refused = error.param if isinstance(error.param, str) else next(
+                (field for field in self._tunable_fields() if _refuses(error, field)), None
+            )
             named = f"refused {refused!r}: " if refused else "refused the request: "
             return ProbeResult(False, named + _server_message(error), refused)
         except openai.APIError as error:

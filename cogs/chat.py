@@ -164,6 +164,7 @@ class Chat(commands.Cog):
             await self._withdraw(writer)
             raise
         except discord.HTTPException as error:
+            # The question stays in memory: a rebuild would read it, unanswered, too.
             log.warning(
                 "could not post reply in channel %s to %s: %s",
                 prompt.channel_id,

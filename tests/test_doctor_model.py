@@ -51,3 +51,14 @@ async def test_a_max_tokens_only_server_passes_through_the_fallback(stands: Stan
     assert status is Status.PASS, detail
     assert "max_tokens" in detail
     assert "max_tokens" in stands.openai.requests[-1]
+
+
+async def test_a_parameter_refused_without_param_is_found_in_the_message(
+    stands: Stands,
+) -> None:
+    """Older servers leave ``param`` null and name the field in the message only."""
+    stands.openai.max_tokens_only = True
+    status, detail, fix = await model_check(stands, token_parameter="max_completion_tokens")
+    assert status is Status.FAIL
+    assert "'max_completion_tokens'" in detail
+    assert "OPENAI_TOKEN_PARAMETER" in fix
