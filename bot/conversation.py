@@ -58,6 +58,8 @@ class Reply:
     latency_ms: int
     usage: Usage = field(default_factory=Usage)
     cut_off: bool = False
+    finish_reason: str | None = None
+    refused: bool = False
 
     @property
     def message_id(self) -> int:

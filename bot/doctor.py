@@ -21,6 +21,7 @@ import openai
 
 from bot.configuration import load_configuration
 from bot.greenflash_client import GreenflashSettings, build_client, describe
+from bot.llm import probe_model
 from bot.products import ProductConfig
 from bot.settings import Settings, SettingsError
 
@@ -170,9 +171,15 @@ async def check_openai(settings: Settings) -> list[Check]:
         ]
     finally:
         await client.close()
+    probe = await probe_model(settings)
     return [
         Check(Status.PASS, "OpenAI key", "valid"),
-        Check(Status.PASS, "OpenAI model", f"{model.id!r} is available"),
+        Check(
+            Status.PASS if probe.ok else Status.FAIL,
+            "OpenAI model",
+            f"{model.id!r} is available; {probe.detail}",
+            probe.fix,
+        ),
     ]
 
 

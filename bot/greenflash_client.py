@@ -301,6 +301,8 @@ class Analytics:
                 "completion_tokens": reply.usage.completion_tokens,
                 "discord_messages": len(reply.message_ids),
                 "cut_off": reply.cut_off,
+                "finish_reason": reply.finish_reason,
+                "refusal": reply.refused,
             },
         }
         await self._create_message(prompt, item, reply.model)

@@ -19,6 +19,7 @@ from tests.standins.discord_server import (
     GUILD_A,
     THREAD,
 )
+from tests.standins.openai_server import SNAPSHOTS
 
 
 async def logged_pair(stands: Stands, bot: ChatBot) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -65,7 +66,10 @@ async def test_each_conversation_logs_one_user_and_one_assistant_message(
     assert assistant_item["content"] == "The answer."
     assert assistant_item["externalMessageId"] == reply["id"]
     assert assistant_item["parentExternalMessageId"] == sent["id"]
-    assert assistant["model"] == "gpt-4o-mini"
+    # The snapshot that answered, as OpenAI names it in the response, not the alias asked for.
+    assert assistant["model"] == SNAPSHOTS["gpt-4o-mini"]
+    assert assistant_item["properties"]["cut_off"] is False
+    assert assistant_item["properties"]["finish_reason"] == "stop"
     assert user_item["createdAt"] < assistant_item["createdAt"]
     assert assistant_item["properties"]["latency_ms"] >= 0
     assert assistant_item["properties"]["completion_tokens"] > 0
