@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.products import ProductConfig
 from bot.settings import Settings
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
+
+if TYPE_CHECKING:
+    from bot.client import ChatBot
 
 T = TypeVar("T")
 
@@ -111,17 +114,21 @@ def answers_to(
 
 
 async def barrier(
-    discord: DiscordStandIn, channel_id: int = GENERAL_CHANNEL, text: str = "barrier"
+    discord: DiscordStandIn, bot: ChatBot, channel_id: int = GENERAL_CHANNEL,
+    text: str = "barrier",
 ) -> dict[str, Any]:
-    """Bob mentions the bot in ``channel_id``; returns that message once the bot answered it.
+    """Bob mentions ``bot`` in ``channel_id``; returns that message once the bot answered it
+    and has no reply left in progress.
 
     This is the deadline of a negative assertion ("nothing answered that"): discord.py
-    handles one connection's events in order and the bot starts each answer when it handles
-    the message, so an earlier message that was going to be answered has been by the time
-    this later one is. Tests then assert on the earlier one, and on counts that include
-    this one (one more model call, two more Greenflash messages).
+    handles one connection's events in order, and the bot marks a reply in progress before
+    it handles the next event, so an earlier message that was going to be answered has
+    been once this later one is answered and no reply is in progress. Tests then assert on
+    the earlier one, and on counts that include this one (one more model call, two more
+    Greenflash messages).
     """
     sent = await discord.send_message(channel_id, text, author=BOB, mention_bot=True)
     await until(lambda: answers_to(discord, sent["id"]), f"the answer to the barrier {text!r}",
                 changed=discord.next_change)
+    await until(lambda: bot.foreground.busy == 0, "the replies in progress to end")
     return sent

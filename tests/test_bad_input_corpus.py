@@ -717,13 +717,13 @@ async def test_bad_input(stands: Stands, case: Case, caplog: pytest.LogCaptureFi
     stands.openai.reply_with(model)
     settings = bot_settings(stands, **({"stream_replies": True} | case.settings))
     run = Run(stands)
-    async with running_bot(stands, settings, edit_interval=0.05):
+    async with running_bot(stands, settings, edit_interval=0.05) as bot:
         run.mark()
         subject = await case.act(run)
         if isinstance(subject, Interaction):
             await subject.wait_for_callback()
         stands.openai.latency = 0.0
-        sentinel = await barrier(stands.discord, text=SENTINEL)  # the bot still answers
+        sentinel = await barrier(stands.discord, bot, text=SENTINEL)  # the bot still answers
     gc.collect()
 
     every_message = stands.discord.sent_messages(include_deleted=True)

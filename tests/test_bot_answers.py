@@ -10,7 +10,7 @@ import pytest
 from bot.client import ChatBot
 from bot.typing_indicator import TYPING_DELAY
 from tests.bot_harness import Stands, bot_settings, running_bot
-from tests.helpers import pings_nobody
+from tests.helpers import barrier, pings_nobody
 from tests.standins.discord_server import (
     ALICE,
     BETA_CHANNEL,
@@ -129,8 +129,8 @@ async def test_messages_not_addressed_to_the_bot_stay_silent(
     stands: Stands, bot: ChatBot, inject: Inject
 ) -> None:
     await inject(stands)
-    sentinel = await stands.discord.send_message(GENERAL_CHANNEL, "sentinel", mention_bot=True)
-    (only,) = await stands.discord.wait_for_messages(1)
+    sentinel = await barrier(stands.discord, bot, text="sentinel")
+    (only,) = stands.discord.sent_messages()
     assert only["message_reference"]["message_id"] == sentinel["id"]
     assert len(stands.openai.requests) == 1
     await stands.greenflash.wait_for_accepted("/messages", 2)
@@ -144,18 +144,18 @@ async def test_messages_not_addressed_to_the_bot_stay_silent(
 async def test_the_bot_ignores_its_own_messages(stands: Stands, bot: ChatBot) -> None:
     bot_user = {**ALICE, "id": str(BOT_ID), "username": "bot", "bot": True}
     await stands.discord.send_message(CHAT_CHANNEL, "I said this", author=bot_user)
-    sentinel = await stands.discord.send_message(CHAT_CHANNEL, "sentinel")
-    (only,) = await stands.discord.wait_for_messages(1)
+    sentinel = await barrier(stands.discord, bot, CHAT_CHANNEL)
+    (only,) = stands.discord.sent_messages()
     assert only["message_reference"]["message_id"] == sentinel["id"]
 
 
 async def test_dms_can_be_turned_off_and_guilds_allowlisted(stands: Stands) -> None:
     settings = bot_settings(stands, answer_dms=False, allowed_guild_ids=frozenset({GUILD_A}))
-    async with running_bot(stands, settings):
+    async with running_bot(stands, settings) as bot:
         await stands.discord.send_message(DM_ALICE, "hello?")
         await stands.discord.send_message(BETA_CHANNEL, "hello?", mention_bot=True)
-        sentinel = await stands.discord.send_message(GENERAL_CHANNEL, "hi", mention_bot=True)
-        (only,) = await stands.discord.wait_for_messages(1)
+        sentinel = await barrier(stands.discord, bot)
+        (only,) = stands.discord.sent_messages()
         assert only["message_reference"]["message_id"] == sentinel["id"]
     assert len(stands.openai.requests) == 1
 

@@ -131,7 +131,7 @@ async def test_empty_mention_and_attachments_get_a_hint(stands: Stands, bot: Cha
     assert sorted(r["content"] for r in replies) == sorted(
         [EMPTY_MENTION, ATTACHMENTS_ONLY, EMPTY_MENTION]
     )
-    await barrier(stands.discord)
+    await barrier(stands.discord, bot)
     await stands.greenflash.wait_for_accepted("/messages", 2)  # the barrier and its answer
     await bot.analytics.close()
     (model_call,) = stands.openai.requests

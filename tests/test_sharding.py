@@ -26,8 +26,9 @@ async def test_two_workers_split_guilds_and_dms_go_to_shard_zero(stands: Stands)
                  for channel_id in (GENERAL_CHANNEL, BETA_CHANNEL, DM_ALICE)]
         # A later question in each guild, so on each worker's connection: once both are
         # answered, a second answer to any of the three would have been posted.
-        for channel_id in (GENERAL_CHANNEL, BETA_CHANNEL):
-            await barrier(stands.discord, channel_id)
+        workers = (bot_0, bot_1)
+        await barrier(stands.discord, workers[shard_of(GUILD_A, 2)], GENERAL_CHANNEL)
+        await barrier(stands.discord, workers[shard_of(GUILD_B, 2)], BETA_CHANNEL)
         answered_by = {0: bot_0.chat.memory, 1: bot_1.chat.memory}
         owners = {channel: [shard for shard, memory in answered_by.items() if channel in memory]
                   for channel in (GENERAL_CHANNEL, BETA_CHANNEL, DM_ALICE)}
