@@ -241,6 +241,11 @@ class DiscordStandIn(DiscordApi, StandIn):
         event written) until it returns something other than None."""
         return await self._changes.until(check, timeout, what)
 
+    def next_change(self) -> asyncio.Event:
+        """Set at the stand-in's next change (what :meth:`until` wakes on): pass the method
+        as ``changed=`` to ``tests.helpers.until``."""
+        return self._changes.next_change()
+
     async def wait_for_messages(
         self, count: int, channel_id: int | None = None, timeout: float = 5.0
     ) -> list[dict[str, Any]]:
