@@ -25,6 +25,7 @@ def prompt(**overrides: object) -> Prompt:
         "user_id": 42,
         "user_name": "Alice",
         "username": "alice",
+        "account_name": "Alice",
         "channel_id": 7,
         "channel_name": "general",
         "guild_id": 99,
