@@ -44,20 +44,27 @@ class Tally:
     seeded: dict[str, int] = field(default_factory=dict)
     people: dict[str, dict[int, set[int]]] = field(default_factory=dict)
 
-    def add(self, emoji: str, user_id: int, part_id: int) -> None:
-        self.people.setdefault(emoji, {}).setdefault(user_id, set()).add(part_id)
+    def add(self, emoji: str, user_id: int, part_id: int) -> bool:
+        """A person reacts; whether that changed anything."""
+        parts = self.people.setdefault(emoji, {}).setdefault(user_id, set())
+        if part_id in parts:
+            return False
+        parts.add(part_id)
+        return True
 
-    def remove(self, emoji: str, user_id: int, part_id: int) -> None:
-        """A person takes a reaction back. Someone not followed reacted before the tally
-        began, so they were among the seeded count."""
+    def remove(self, emoji: str, user_id: int, part_id: int) -> bool:
+        """A person takes a reaction back; whether that changed anything. Someone the tally
+        does not hold reacted before it began, so they were among the seeded count."""
         parts = self.people.get(emoji, {}).get(user_id)
-        if parts is None:
-            if self.seeded.get(emoji, 0) > 0:
-                self.seeded[emoji] -= 1
-            return
-        parts.discard(part_id)
-        if not parts:
-            del self.people[emoji][user_id]
+        if parts is not None and part_id in parts:
+            parts.remove(part_id)
+            if not parts:
+                del self.people[emoji][user_id]
+            return True
+        if self.seeded.get(emoji, 0) <= 0:
+            return False
+        self.seeded[emoji] -= 1
+        return True
 
     def count(self, emoji: str) -> int:
         return self.seeded.get(emoji, 0) + len(self.people.get(emoji, {}))

@@ -77,9 +77,9 @@ class Feedback(commands.Cog):
             if found is None:
                 return
             reply_id, tally, counted = found
-            if not counted:
-                change = tally.add if added else tally.remove
-                change(emoji, payload.user_id, payload.message_id)
+            change = tally.add if added else tally.remove
+            if not counted and not change(emoji, payload.user_id, payload.message_id):
+                return  # a bot's removal, or a repeat: the verdict stands
             rating, summary = tally.rating, tally.summary()
         analytics = self.bot.analytics
         analytics.keep(
