@@ -19,7 +19,9 @@ What a reaction costs in Discord REST calls:
 
 Raw events are used because the message cache forgets replies (and is empty after a
 restart). Events are handled one at a time, in arrival order, so tallies and ``rated_at``
-stay in step. A rating is sent at most once (:meth:`Analytics.rate`).
+stay in step. The one inexact moment is a trace: a reaction changed on Discord while it is
+being asked may already be in the counts it answers, and is then counted again (or, for a
+removal, twice taken off, never below 0). A rating is sent at most once (:meth:`Analytics.rate`).
 """
 
 from __future__ import annotations
