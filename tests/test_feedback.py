@@ -217,3 +217,14 @@ async def test_a_prompt_deleted_before_its_reply_is_an_event_at_the_time_it_happ
     assert event.json["externalUserId"] == ALICE["id"]
     assert event.json["externalConversationId"] == str(GENERAL_CHANNEL)
     assert before <= datetime.fromisoformat(event.json["eventAt"]) <= after
+
+
+async def test_reset_is_an_event_at_the_moment_of_the_command(stands: Stands) -> None:
+    async with running_bot(stands):
+        interaction = await stands.discord.slash_command("reset")
+        await interaction.wait_for_callback()
+        (event,) = await stands.greenflash.wait_for_accepted("/events", 1)
+    assert (event.json["eventType"], event.json["influence"]) == ("conversation_reset",
+                                                                  "neutral")
+    assert datetime.fromisoformat(event.json["eventAt"]) == discord.utils.snowflake_time(
+        interaction.id)
