@@ -39,6 +39,14 @@ def reads_since(stands: Stands, start: int) -> list[RecordedRequest]:
     return [request for request in stands.discord.requests[start:] if request.method == "GET"]
 
 
+async def react(stands: Stands, changes: list[tuple[bool, dict[str, Any], str, dict[str, Any]]]
+                ) -> None:
+    """Each (added, message, emoji, user) in turn, as MESSAGE_REACTION_ADD / _REMOVE."""
+    for added, message, emoji, user in changes:
+        change = stands.discord.add_reaction if added else stands.discord.remove_reaction
+        await change(GENERAL_CHANNEL, int(message["id"]), emoji, user=user)
+
+
 async def asked_and_answered(stands: Stands) -> tuple[dict[str, Any], dict[str, Any]]:
     question = await stands.discord.send_message(GENERAL_CHANNEL, "q", mention_bot=True)
     (reply,) = await stands.discord.wait_for_messages(1)
@@ -70,9 +78,7 @@ async def test_each_reaction_change_rates_the_reply_with_its_current_verdict_for
     async with running_bot(stands):
         _, reply = await asked_and_answered(stands)
         start = len(stands.discord.requests)
-        for added, user, emoji in changes:
-            change = stands.discord.add_reaction if added else stands.discord.remove_reaction
-            await change(GENERAL_CHANNEL, int(reply["id"]), emoji, user=user)
+        await react(stands, [(added, reply, emoji, user) for added, user, emoji in changes])
         logged = await ratings(stands, len(changes))
     assert verdicts(logged) == expected
     assert {(r["productId"], r["ratingMin"], r["ratingMax"], r["externalMessageId"],
@@ -81,40 +87,39 @@ async def test_each_reaction_change_rates_the_reply_with_its_current_verdict_for
     assert reads_since(stands, start) == [], "a reply this process sent costs no REST call"
 
 
-async def test_only_peoples_thumbs_on_replies_count_and_the_rest_costs_nothing(
-    stands: Stands,
+COSTS = {
+    # Not people's 👍/👎 on a reply: nothing counts, nothing is asked of Discord (an add names
+    # the message's author). The last 👍 shows the events before it were all handled.
+    "only-people-on-replies": (
+        [(True, "question", "👍", BOB), (True, "reply", "👎", OTHER_BOT),
+         (True, "reply", "🎉", BOB), (False, "reply", "🎉", BOB),
+         (False, "reply", "👎", OTHER_BOT), (False, "question", "👍", BOB),
+         (True, "reply", "👍", BOB)],
+        [(1, "1 👍 0 👎")], []),
+    # Removals carry no author: Discord is asked once about the message, then it is known.
+    "removals-on-no-reply": (
+        [(False, "question", "👍", BOB), (False, "question", "👎", BOB),
+         (False, "question", "👍", BOB), (True, "reply", "👎", BOB)],
+        [(-1, "0 👍 1 👎")], ["question"]),
+}
+
+
+@pytest.mark.parametrize(("changes", "expected", "fetched"), COSTS.values(), ids=COSTS.keys())
+async def test_what_counts_and_what_it_costs(
+    stands: Stands, changes: list[tuple[bool, str, str, dict[str, Any]]],
+    expected: list[tuple[float, str]], fetched: list[str],
 ) -> None:
     async with running_bot(stands):
         question, reply = await asked_and_answered(stands)
+        messages = {"question": question, "reply": reply}
         start = len(stands.discord.requests)
-        discord_ = stands.discord
-        await discord_.add_reaction(GENERAL_CHANNEL, int(question["id"]), "👍", user=BOB)
-        await discord_.add_reaction(GENERAL_CHANNEL, int(reply["id"]), "👎", user=OTHER_BOT)
-        await discord_.add_reaction(GENERAL_CHANNEL, int(reply["id"]), "🎉", user=BOB)
-        await discord_.remove_reaction(GENERAL_CHANNEL, int(reply["id"]), "🎉", user=BOB)
-        await discord_.remove_reaction(GENERAL_CHANNEL, int(reply["id"]), "👎", user=OTHER_BOT)
-        await discord_.remove_reaction(GENERAL_CHANNEL, int(question["id"]), "👍", user=BOB)
-        await discord_.add_reaction(GENERAL_CHANNEL, int(reply["id"]), "👍", user=BOB)
-        logged = await ratings(stands, 1)  # events are handled in order: all above are done
-    assert verdicts(logged) == [(1, "1 👍 0 👎")]
-    assert len(stands.greenflash.ratings) == 1
-    assert reads_since(stands, start) == []
-
-
-async def test_a_removal_on_a_message_that_is_no_reply_costs_one_call_once(
-    stands: Stands,
-) -> None:
-    async with running_bot(stands):
-        question, reply = await asked_and_answered(stands)
-        start = len(stands.discord.requests)
-        for emoji in ("👍", "👎", "👍"):  # removals carry no author: Discord is asked once
-            await stands.discord.remove_reaction(GENERAL_CHANNEL, int(question["id"]), emoji,
-                                                 user=BOB)
-        await stands.discord.add_reaction(GENERAL_CHANNEL, int(reply["id"]), "👎", user=BOB)
-        logged = await ratings(stands, 1)
-    assert verdicts(logged) == [(-1, "0 👍 1 👎")]
+        await react(stands, [(added, messages[which], emoji, user)
+                             for added, which, emoji, user in changes])
+        logged = await ratings(stands, len(expected))  # events are handled in order
+    assert verdicts(logged) == expected
+    assert len(stands.greenflash.ratings) == len(expected)
     assert [r.path for r in reads_since(stands, start)] == [
-        f"/channels/{GENERAL_CHANNEL}/messages/{question['id']}"
+        f"/channels/{GENERAL_CHANNEL}/messages/{messages[which]['id']}" for which in fetched
     ]
 
 
@@ -203,8 +208,9 @@ async def test_a_prompt_deleted_before_its_reply_is_an_event_at_the_time_it_happ
         sent = await stands.discord.send_message(GENERAL_CHANNEL, "never mind",
                                                  mention_bot=True)
         await stands.openai.wait_for_requests(1)
-        await greenflash.wait_for_accepted("/messages", 1)
-        await greenflash.down()
+        for logged_first in ("/messages", "/users", "/organizations"):
+            await greenflash.wait_for_accepted(logged_first, 1)
+        await greenflash.down()  # from here the event is the only call, and it is held
         before = discord.utils.utcnow()
         await stands.discord.delete_message(GENERAL_CHANNEL, int(sent["id"]))
         await until(lambda: bot.analytics.reachability.down, "the outage to be seen")
