@@ -103,11 +103,20 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        """A question deleted while the model works is not answered."""
+        """A question deleted while the model works is not answered, and Greenflash, which
+        has the question, is told why no answer follows (``prompt_deleted``)."""
         task = self._replies.get(payload.message_id)
         if task is not None:
             log.info("prompt %s deleted; abandoning its reply", payload.message_id)
             task.cancel()
+            cached = payload.cached_message
+            self.bot.analytics.prompt_deleted(
+                guild_id=payload.guild_id,
+                channel_id=payload.channel_id,
+                message_id=payload.message_id,
+                author_id=cached.author.id if cached is not None else None,
+                deleted_at=discord.utils.utcnow(),
+            )
 
     # -- producing a reply ------------------------------------------------------------------
 
