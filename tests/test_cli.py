@@ -22,6 +22,8 @@ from bot.permissions import BOT_PERMISSIONS, invite_url
 from tests.bot_harness import Stands, process_env
 from tests.helpers import until
 from tests.standins.discord_server import APPLICATION_ID, PROJECT_ROOT, STANDINS_DIR, DiscordStandIn
+from tests.standins.greenflash_server import GreenflashStandIn
+from tests.standins.openai_server import OpenAIStandIn
 from tests.standins.silent_server import SilentServer
 from tests.test_main_process import deployment
 
@@ -272,4 +274,18 @@ async def test_a_rejected_token_exits_2_at_once(stands: Stands, tmp_path: Path) 
     assert code == 2
     assert "Discord rejected DISCORD_TOKEN" in log
     assert "retrying" not in log
+    assert "Traceback" not in log
+
+
+async def test_a_refused_message_content_intent_exits_2_at_once(
+    openai_standin: OpenAIStandIn, greenflash_standin: GreenflashStandIn, tmp_path: Path
+) -> None:
+    # Discord closes the gateway with 4014 when a privileged intent is not enabled.
+    async with DiscordStandIn(message_content_intent_granted=False,
+                              reject_disallowed_intents=True) as refusing:
+        stands = Stands(refusing, openai_standin, greenflash_standin)
+        code, _, log, _ = await python_m_bot(cwd=deployment(tmp_path), env=process_env(stands),
+                                             timeout=30)
+    assert code == 2
+    assert "Discord refused the Message Content intent" in log
     assert "Traceback" not in log

@@ -13,9 +13,9 @@ import os
 import sys
 from typing import Any
 
-from bot.runner import prepare, run
 from bot.client import ChatBot
 from bot.products import ProductConfig
+from bot.runner import prepare, run
 from bot.startup import StartupSettings
 from tests.benchmarks.process_stats import report_on_sigusr1
 
