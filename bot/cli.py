@@ -1,8 +1,8 @@
 """The command line: ``python -m bot [run | doctor | invite]``.
 
 argparse (the standard library's) because the commands are few and take no options of
-their own: a subcommand is one ``_add_*`` function that registers its parser and its
-handler, so adding one touches nothing else. ``--help`` and a mistyped word are answered by
+their own: a subcommand is one :class:`Subcommand` in ``SUBCOMMANDS`` with its handler, so
+adding one touches nothing else. ``--help`` and a mistyped word are answered by
 argparse before anything is configured or contacted: ``--help`` exits 0, a word it does
 not know exits 2 with the usage. Settings come only from the environment (and ``.env``).
 """
@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from dotenv import load_dotenv
 
@@ -60,35 +61,37 @@ def _invite(_: argparse.Namespace) -> int:
     return print_invite(token, startup)
 
 
-def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "run", help="run the bot (the default)",
-        description="Log in to Discord and answer until SIGTERM or SIGINT (exit 0). Exit 2: "
-                    "Discord rejected the token or the Message Content intent; exit 1: "
-                    "Discord stayed unreachable through STARTUP_ATTEMPTS tries.",
-    )
-    parser.set_defaults(handler=_run)
+@dataclass(frozen=True)
+class Subcommand:
+    """One word of the command line: adding a command is adding one of these."""
+
+    name: str
+    summary: str
+    description: str
+    handler: Handler
 
 
-def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "doctor", help="check the configuration against Discord, OpenAI and Greenflash",
-        description="One PASS/WARN/FAIL line per check, with the fix; only reads. Exit 1 on "
-                    "any FAIL. Finishes within about 10 s whatever the network does.",
-    )
-    parser.set_defaults(handler=_doctor)
-
-
-def _add_invite(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "invite", help="print the URL that adds this bot to a server",
-        description="Reads the application id with DISCORD_TOKEN and prints the OAuth2 URL "
-                    "with the scopes and the permissions the bot uses.",
-    )
-    parser.set_defaults(handler=_invite)
-
-
-SUBCOMMANDS = (_add_run, _add_doctor, _add_invite)
+SUBCOMMANDS = (
+    Subcommand(
+        "run", "run the bot (the default)",
+        "Log in to Discord and answer until SIGTERM or SIGINT (exit 0). Exit 2: Discord "
+        "rejected the token or the Message Content intent; exit 1: Discord stayed "
+        "unreachable through STARTUP_ATTEMPTS tries.",
+        _run,
+    ),
+    Subcommand(
+        "doctor", "check the configuration against Discord, OpenAI and Greenflash",
+        "One PASS/WARN/FAIL line per check, with the fix; only reads. Exit 1 on any FAIL. "
+        "Finishes within about 10 s whatever the network does.",
+        _doctor,
+    ),
+    Subcommand(
+        "invite", "print the URL that adds this bot to a server",
+        "Reads the application id with DISCORD_TOKEN and prints the OAuth2 URL with the "
+        "scopes and the permissions the bot uses.",
+        _invite,
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {bot.__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in SUBCOMMANDS:
-        add(commands)
+    for command in SUBCOMMANDS:
+        sub = commands.add_parser(command.name, help=command.summary,
+                                  description=command.description)
+        sub.set_defaults(handler=command.handler)
     parser.set_defaults(handler=_run)
     return parser
 

@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -213,24 +214,36 @@ async def test_doctor_prints_each_service_as_it_finishes(
     assert still_checking_discord
 
 
-async def test_sigterm_while_login_hangs_exits_0(stands: Stands, tmp_path: Path) -> None:
-    stands.discord.hang_next("GET", "/(?:oauth2/)?applications/@me")
+@asynccontextmanager
+async def bot_process(stands: Stands, tmp_path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m bot`` from a deployment, pointed at the stand-ins; killed if still up."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=deployment(tmp_path), env=process_env(stands),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+
+
+async def terminated(process: asyncio.subprocess.Process, timeout: float) -> str:
+    """SIGTERM, then the log once it has exited."""
+    process.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(process.communicate(), timeout)
+    return err.decode()
+
+
+async def test_sigterm_while_login_hangs_exits_0(stands: Stands, tmp_path: Path) -> None:
+    stands.discord.hang_next("GET", "/(?:oauth2/)?applications/@me")
+    async with bot_process(stands, tmp_path) as process:
         # the start-up check and discord.py's own login both ask who we are
         await until(
             lambda: len([r for r in stands.discord.requests if r.path == "/users/@me"]) >= 2,
             "discord.py's login", timeout=20,
         )
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 10)
-    finally:
-        if process.returncode is None:
-            process.kill()
-    log = err.decode()
+        log = await terminated(process, 10)
     assert process.returncode == 0, log
     assert "shutdown requested" in log
     assert "Traceback" not in log
@@ -250,18 +263,9 @@ async def test_a_login_that_never_finishes_is_one_line(stands: Stands, tmp_path:
 
 async def test_a_discord_outage_at_boot_is_waited_out(stands: Stands, tmp_path: Path) -> None:
     stands.discord.fail_next("GET", "/users/@me", 503)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=deployment(tmp_path), env=process_env(stands),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with bot_process(stands, tmp_path) as process:
         await stands.discord.wait_until_ready(timeout=20)
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-    log = err.decode()
+        log = await terminated(process, 30)
     assert process.returncode == 0, log
     assert "unreachable: HTTP 503; retrying in 1 s (attempt 1 of 5)" in log
 
