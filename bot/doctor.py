@@ -254,7 +254,7 @@ async def check_greenflash(settings: GreenflashSettings, products: ProductConfig
                 Status.WARN,
                 "Greenflash product",
                 "none configured: analytics off",
-                "put default_product_id in bot/products.toml",
+                "put default_product_id in bot/products.toml, above the [guild_products] table",
             )
         )
     checks += [
