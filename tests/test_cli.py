@@ -293,3 +293,14 @@ async def test_a_refused_message_content_intent_exits_2_at_once(
     assert code == 2
     assert "Discord refused the Message Content intent" in log
     assert "Traceback" not in log
+
+
+async def test_doctor_without_configuration_says_where_settings_go() -> None:
+    env = {"PATH": os.environ["PATH"], "OPENAI_API_KEY": "x", "STARTUP_TIMEOUT": "soon"}
+    code, out, _, _ = await python_m_bot("doctor", env=env)
+    assert code == 1
+    assert out.splitlines() == [
+        f"FAIL  Configuration: {problem} (fix: set them in .env (copy .env.example to .env "
+        "and fill it in) or, on Heroku, as config vars (heroku config:set NAME=value))"
+        for problem in ("DISCORD_TOKEN is missing", "STARTUP_TIMEOUT must be a number (got 'soon')")
+    ]
