@@ -58,8 +58,6 @@ class Unreachable(Exception):
 
     def __init__(self, service: str, url: str, reason: str) -> None:
         super().__init__(f"{service} ({host_of(url)}) unreachable: {reason}")
-        self.service = service
-        self.reason = reason
 
 
 class _Transient(Exception):
@@ -80,6 +78,8 @@ def reason(error: BaseException, timeout: float) -> str:
     if isinstance(error, aiohttp.ClientConnectorError):
         if isinstance(error.os_error, socket.gaierror):
             return f"DNS lookup of {error.host} failed"
+        if isinstance(error.os_error, ConnectionRefusedError):
+            return "connection refused"
         return (error.os_error.strerror or str(error.os_error)).lower()
     if isinstance(error, aiohttp.ServerDisconnectedError):
         return "the server closed the connection without answering"

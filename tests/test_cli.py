@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -304,3 +305,19 @@ async def test_doctor_without_configuration_says_where_settings_go() -> None:
         "and fill it in) or, on Heroku, as config vars (heroku config:set NAME=value))"
         for problem in ("DISCORD_TOKEN is missing", "STARTUP_TIMEOUT must be a number (got 'soon')")
     ]
+
+
+async def test_a_refused_connection_at_start_is_retried_and_named(silent: SilentServer) -> None:
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = silent_env(silent, STARTUP_TIMEOUT="1", STARTUP_ATTEMPTS="2",
+                     DISCORD_STANDIN_API=f"http://127.0.0.1:{port}/api/v10")
+    code, _, log, _ = await python_m_bot(env=env, timeout=30)
+    assert code == 1
+    assert "Traceback" not in log
+    assert (f"Discord (127.0.0.1:{port}) unreachable: connection refused; retrying in 1 s "
+            "(attempt 1 of 2)") in log
+    last = [line for line in log.splitlines() if "Discord (" in line][-1]
+    assert last.endswith(f"Discord (127.0.0.1:{port}) unreachable: connection refused (tried 2 "
+                         "times; check the network)")
