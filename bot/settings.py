@@ -17,6 +17,8 @@ from typing import Any, TypeVar, get_args
 
 from openai.types.shared.reasoning_effort import ReasoningEffort
 
+from bot.attachments.config import AttachmentSettings
+
 T = TypeVar("T", int, float)
 
 REASONING_EFFORTS: tuple[str, ...] = tuple(
@@ -195,6 +197,7 @@ class Settings:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     shutdown_grace_seconds: float = 20.0
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -240,6 +243,7 @@ class Settings:
             shutdown_grace_seconds=env.number(
                 "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, minimum=1.0
             ),
+            attachments=AttachmentSettings.from_env(env),
         )
         env.raise_if_problems()
         return settings

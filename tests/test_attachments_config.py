@@ -10,18 +10,25 @@ from bot.attachments.config import (
     VisionMode,
     model_sees_images,
 )
-from bot.settings import EnvReader, SettingsError
+from bot.settings import EnvReader, Settings, SettingsError
+
+
+def read(environ: dict[str, str]) -> AttachmentSettings:
+    env = EnvReader(environ)
+    settings = AttachmentSettings.from_env(env)
+    env.raise_if_problems()
+    return settings
 
 
 def test_defaults_fit_openais_image_bytes_per_request() -> None:
-    settings = AttachmentSettings.from_env({})
+    settings = read({})
     assert settings == AttachmentSettings()
     assert settings.max_images * settings.max_bytes <= OPENAI_IMAGE_BYTES_PER_REQUEST
     assert settings.vision is VisionMode.AUTO
 
 
 def test_every_setting_is_read() -> None:
-    settings = AttachmentSettings.from_env({
+    settings = read({
         "ATTACHMENT_MAX_BYTES": "2000000", "ATTACHMENT_MAX_IMAGES": "3",
         "ATTACHMENT_TEXT_MAX_CHARS": "500", "ATTACHMENT_TIMEOUT": "4.5", "VISION": "Off",
     })
@@ -31,7 +38,7 @@ def test_every_setting_is_read() -> None:
 
 def test_all_problems_are_reported_together() -> None:
     with pytest.raises(SettingsError) as raised:
-        AttachmentSettings.from_env({
+        read({
             "VISION": "maybe", "ATTACHMENT_TIMEOUT": "0", "ATTACHMENT_MAX_IMAGES": "10",
             "ATTACHMENT_MAX_BYTES": "20000000",
         })
@@ -43,21 +50,31 @@ def test_all_problems_are_reported_together() -> None:
 
 def test_one_image_may_not_exceed_openais_20_mb() -> None:
     with pytest.raises(SettingsError) as raised:
-        AttachmentSettings.from_env({"ATTACHMENT_MAX_IMAGES": "1",
+        read({"ATTACHMENT_MAX_IMAGES": "1",
                                      "ATTACHMENT_MAX_BYTES": str(21 * 1024 * 1024)})
     assert raised.value.problems == [
         f"ATTACHMENT_MAX_BYTES must be at most {20 * 1024 * 1024} (OpenAI's limit per image; "
         f"got {21 * 1024 * 1024})"
     ]
-    assert AttachmentSettings.from_env(
+    assert read(
         {"ATTACHMENT_MAX_IMAGES": "2", "ATTACHMENT_MAX_BYTES": str(20 * 1024 * 1024)}
     ).max_bytes == 20 * 1024 * 1024
 
 
-def test_problems_join_the_bots_own_reader_when_given() -> None:
-    env = EnvReader({"ATTACHMENT_MAX_IMAGES": "21"})
-    AttachmentSettings.from_env(env=env)
-    assert env.problems and env.problems[0].startswith("ATTACHMENT_MAX_IMAGES must be at most 20")
+def test_problems_join_the_bots_own_start_up_line() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k",
+                           "ATTACHMENT_MAX_IMAGES": "21", "CONTEXT_MAX_CHARS": "1"})
+    problems = raised.value.problems
+    assert any(problem.startswith("ATTACHMENT_MAX_IMAGES must be at most 20")
+               for problem in problems)
+    assert any(problem.startswith("CONTEXT_MAX_CHARS") for problem in problems)
+
+
+def test_the_bots_settings_carry_the_attachment_settings() -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k", "VISION": "on",
+                                  "ATTACHMENT_MAX_IMAGES": "2"})
+    assert settings.attachments == AttachmentSettings(max_images=2, vision=VisionMode.ON)
 
 
 @pytest.mark.parametrize(("model", "sees"), [

@@ -109,29 +109,16 @@ def test_an_image_over_20_mb_is_refused() -> None:
     )
 
 
-class ValidatingStandIn(OpenAIStandIn):
-    """The one-call hook the OpenAI stand-in takes in phase 2, to prove it through the SDK."""
-
-    text_only_models = frozenset({"gpt-3.5-turbo"})
-
-    def _invalid(self, body: Any) -> Any:
-        problem = super()._invalid(body)
-        if problem is None and (found := content_problem(
-            body, vision=body["model"] not in self.text_only_models
-        )):
-            return self._error_response(400, found, None)
-        return problem
-
-
 @pytest_asyncio.fixture
-async def validating() -> AsyncIterator[ValidatingStandIn]:
-    async with ValidatingStandIn() as standin:
+async def validating() -> AsyncIterator[OpenAIStandIn]:
+    async with OpenAIStandIn() as standin:
         standin.models.add("gpt-3.5-turbo")
+        standin.text_only_models.add("gpt-3.5-turbo")
         yield standin
 
 
 async def test_the_real_sdk_sees_openais_error_for_a_text_only_model(
-    validating: ValidatingStandIn,
+    validating: OpenAIStandIn,
 ) -> None:
     client = openai.AsyncOpenAI(base_url=validating.base_url, api_key="sk-test", max_retries=0)
     content = message_content("Alice: what is this?", [ImageInput(PNG, "image/png", "a.png")])

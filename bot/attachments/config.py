@@ -1,6 +1,7 @@
 """Attachment settings, read from the environment with the bot's :class:`EnvReader`.
 
-Kept apart from :class:`bot.settings.Settings` until the attachment work is wired in; the
+:class:`bot.settings.Settings` holds them as ``attachments`` and reads them in its own
+``from_env``, so their problems join the one start-up line. The
 bounds come from the services: Discord's default upload limit is 10 MiB, and OpenAI's vision
 guide ("Image input requirements") allows up to 20 MB an image and 50 MB of image bytes in
 one request, so ``ATTACHMENT_MAX_BYTES`` may not exceed the first, nor
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.settings import EnvReader
+if TYPE_CHECKING:
+    from bot.settings import EnvReader
 
 OPENAI_IMAGE_BYTES_PER_REQUEST = 50_000_000
 OPENAI_IMAGE_BYTES = 20 * 1024 * 1024
@@ -64,12 +66,8 @@ class AttachmentSettings:
         return self.vision is VisionMode.ON
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, env: EnvReader | None = None
-    ) -> AttachmentSettings:
-        """Problems are added to ``env`` when given (so start-up reports them with the
-        others), else raised here as :class:`bot.settings.SettingsError`."""
-        reader = env or EnvReader(environ)
+    def from_env(cls, reader: EnvReader) -> AttachmentSettings:
+        """Problems are added to ``reader``, so start-up reports them with the others."""
         raw_vision = reader.text("VISION", cls.vision).lower()
         if raw_vision not in set(VisionMode):
             reader.problems.append(f"VISION must be auto, on or off (got {raw_vision!r})")
@@ -99,6 +97,4 @@ class AttachmentSettings:
                 f"{OPENAI_IMAGE_BYTES_PER_REQUEST} (OpenAI's image bytes per request; got "
                 f"{settings.max_images * settings.max_bytes})"
             )
-        if env is None:
-            reader.raise_if_problems()
         return settings

@@ -57,10 +57,8 @@ Not covered: ``input_audio`` and ``file`` parts, the 50 MB-per-request image tot
 pixel-level decoding (any bytes with a valid signature pass), and animated GIFs (the guide
 asks for non-animated ones but no error for them is documented or reported).
 
-Hook (one call in ``OpenAIStandIn._invalid``)::
-
-    if problem := content_problem(body, vision=body["model"] not in self.text_only_models):
-        return _json(400, problem)
+Hooked into ``OpenAIStandIn._invalid``: every chat completion's content parts are checked,
+and models in ``OpenAIStandIn.text_only_models`` refuse image parts.
 """
 
 from __future__ import annotations
@@ -69,8 +67,6 @@ import base64
 import binascii
 from dataclasses import dataclass
 from typing import Any
-
-from tests.standins.openai_server import openai_error
 
 _IMAGE_SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "image/png",
@@ -98,6 +94,13 @@ class SentImage:
     mime: str
     data: bytes
     detail: str
+
+
+def openai_error(
+    message: str, type_: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """An error body in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
 def _bad(message: str, param: str | None, code: str | None) -> dict[str, Any]:
