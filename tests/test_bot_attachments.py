@@ -9,6 +9,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from bot.attachments.config import AttachmentSettings, VisionMode
 from bot.client import ChatBot
 from tests.bot_harness import Stands, bot_settings, running_bot
@@ -197,12 +199,15 @@ async def test_a_model_without_vision_gets_the_text_and_the_user_one_line(
     assert len(stands.openai.requests) == 1
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "streamed"])
 async def test_a_server_that_refuses_images_is_asked_again_without_them(
-    stands: Stands, bot: ChatBot
+    stands: Stands, stream: bool
 ) -> None:
-    stands.openai.text_only_models.add(bot.settings.model)
-    shot = host(stands, "screenshot.png", SCREENSHOT, "image/png")
-    sent, reply = await ask(stands, "what's wrong here?", attachments=[shot])
+    settings = bot_settings(stands, stream_replies=stream)
+    stands.openai.text_only_models.add(settings.model)
+    async with running_bot(stands, settings, edit_interval=0.0):
+        shot = host(stands, "screenshot.png", SCREENSHOT, "image/png")
+        sent, reply = await ask(stands, "what's wrong here?", attachments=[shot])
     refused, retried = stands.openai.requests
     assert sent_images(refused) and not sent_images(retried)
     assert retried["messages"][-1]["content"] == (
