@@ -269,3 +269,24 @@ async def test_a_rebuilt_context_counts_file_text_against_context_max_chars(
     # ends there, as it would for a message that long.
     assert history == [{"role": "assistant", "content": "ok 2"}]
     assert sum(len(message["content"]) for message in history) <= limit
+
+
+async def test_a_slow_download_holds_up_only_its_own_question(
+    stands: Stands, bot: ChatBot
+) -> None:
+    # 21 chunks, 0.2 s apart: about 4 s to download.
+    slow = host(stands, "slow.png", PNG + bytes(20 * 1024), "image/png", chunk=1024, drip=0.2)
+    sent = await stands.discord.send_message(GENERAL_CHANNEL, "look", mention_bot=True,
+                                             attachments=[slow])
+    (served,) = await until(lambda: stands.discord.cdn_files.served_for(slow),
+                            "the slow download to start")
+    meanwhile = await stands.discord.send_message(CHAT_CHANNEL, "meanwhile", author=BOB)
+    await until(lambda: answers_to(stands.discord, meanwhile["id"]), "Bob's answer",
+                changed=stands.discord.next_change)
+    assert not served.finished, "while the image was still downloading"
+    assert answers_to(stands.discord, sent["id"]) == []
+    assert logged(stands, sent["id"]) is None, "its question is logged once read"
+    await until(lambda: answer_logged(stands, sent["id"]), "the slow question's answer")
+    assert [image.data for image in sent_images(stands.openai.requests[-1])] == [
+        PNG + bytes(20 * 1024)
+    ]
