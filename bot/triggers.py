@@ -146,13 +146,18 @@ def replied_message(message: discord.Message) -> discord.Message | None:
     return resolved if isinstance(resolved, discord.Message) else None
 
 
+def replied_refs(message: discord.Message) -> tuple[AttachmentRef, ...]:
+    """The attachments of the message ``message`` replies to: the model sees them too."""
+    replied = replied_message(message)
+    return attachment_refs(replied) if replied is not None else ()
+
+
 def prompt_from_message(
     message: discord.Message, trigger: Trigger, bot_id: int, max_chars: int
 ) -> Prompt:
     """The attachments come from the attachment objects only, never from links in the text
     or embeds: those are Discord's own CDN URLs, the only ones the bot fetches."""
     text = readable_text(message, bot_id)
-    replied = replied_message(message)
     guild = message.guild
     return Prompt(
         text=text[:max_chars],
@@ -169,7 +174,7 @@ def prompt_from_message(
         trigger=trigger,
         truncated=len(text) > max_chars,
         attachment_refs=attachment_refs(message),
-        replied_refs=attachment_refs(replied) if replied is not None else (),
+        replied_refs=replied_refs(message),
     )
 
 

@@ -290,3 +290,19 @@ async def test_a_slow_download_holds_up_only_its_own_question(
     assert [image.data for image in sent_images(stands.openai.requests[-1])] == [
         PNG + bytes(20 * 1024)
     ]
+
+
+async def test_a_rebuilt_reply_names_the_image_it_replied_to_as_live_memory_did(
+    stands: Stands,
+) -> None:
+    async with running_bot(stands) as bot:
+        shot = host(stands, "diagram.png", SCREENSHOT, "image/png")
+        posted = await stands.discord.send_message(GENERAL_CHANNEL, "our architecture",
+                                                   author=BOB, attachments=[shot])
+        await ask(stands, "what does this show?", reply_to=int(posted["id"]))
+        live = [turn.content for turn in bot.chat.memory.window(GENERAL_CHANNEL)]
+    async with running_bot(stands):
+        await ask(stands, "and now?")
+    rebuilt = [message["content"] for message in stands.openai.requests[-1]["messages"][1:-1]]
+    assert rebuilt[0] == "Alice: what does this show?\n[image: diagram.png]"
+    assert rebuilt == [f"Alice: {live[0]}", *live[1:]]
