@@ -30,7 +30,7 @@ from bot.llm import Completion, ModelError, is_polite_failure
 from bot.memory import ConversationMemory, Turn
 from bot.notices import RESET_MARKER, is_notice
 from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
-from bot.triggers import attachment_refs, classify, readable_text
+from bot.triggers import attachment_refs, classify, readable_text, replied_refs
 from bot.typing_indicator import TypingIndicator
 from bot.uncancelled import uncancelled
 
@@ -65,7 +65,9 @@ class _Asked:
 
     @classmethod
     def of(cls, message: discord.Message, text: str) -> _Asked:
-        return cls(text, message.author.display_name, message.id, attachment_refs(message))
+        """With the replied message's attachments after its own, as the question had them."""
+        refs = attachment_refs(message) + replied_refs(message)
+        return cls(text, message.author.display_name, message.id, refs)
 
     def turn(self, batch: AttachmentBatch) -> Turn:
         return Turn("user", turn_text(self.text, batch), self.author, key=self.key)
