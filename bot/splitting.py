@@ -14,6 +14,9 @@ spaces of indentation and nothing but spaces or tabs after it; an unclosed fence
 the end. A fence line is judged by its whole line. Deeper-indented fences (nested lists)
 and fences inside block quotes are not fences to CommonMark at the top level and are left
 alone; a fence run longer than :data:`_MAX_RUN` is tracked but never closed or reopened.
+One shape cannot render as the whole: a line that starts like a fence, runs past the limit
+and is ruled out only after the cut (a backtick late in a backtick fence's info string);
+its first part shows unclosed backticks, which Discord renders as text.
 
 Every step is linear: each line is classified once, and each part looks back at most a
 quarter of the limit for a line break or a space. Every part but the last carries at least
