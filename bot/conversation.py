@@ -58,6 +58,7 @@ class Reply:
     latency_ms: int
     usage: Usage = field(default_factory=Usage)
     cut_off: bool = False
+    delivery: str = "messages"
 
     @property
     def message_id(self) -> int:

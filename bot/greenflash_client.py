@@ -301,6 +301,7 @@ class Analytics:
                 "completion_tokens": reply.usage.completion_tokens,
                 "discord_messages": len(reply.message_ids),
                 "cut_off": reply.cut_off,
+                "delivery": reply.delivery,
             },
         }
         await self._create_message(prompt, item, reply.model)

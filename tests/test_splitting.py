@@ -226,7 +226,8 @@ def test_the_issue_answer_splits_on_words_into_few_parts() -> None:
 
 
 def test_the_issue_answer_finishes_in_a_subprocess() -> None:
-    """The regression: on the old splitter this loops forever (here: times out)."""
+    """The regression: the old splitter took the whole first line as a fence tag and made
+    420 parts of this answer; a splitter that loops fails here by timeout, not by hanging."""
     script = (
         "from bot.splitting import split_message\n"
         f"parts = split_message({ISSUE_ANSWER!r})\n"
