@@ -50,7 +50,8 @@ _late_deletes: set[asyncio.Task[None]] = set()
 class ReplyRefused(Exception):
     """Discord refused a part and the rest could not be delivered.
 
-    ``seen`` is the text the user is left with (empty when nothing could be posted)."""
+    ``seen`` is what the user is left with: the reply's messages as they stand, joined by
+    newlines (empty when nothing could be posted)."""
 
     def __init__(self, reason: str, seen: str, error: discord.HTTPException) -> None:
         super().__init__(f"{reason}: {error}")
@@ -201,20 +202,21 @@ class ReplyWriter:
         self.attached = True
 
     async def _give_up(self, error: discord.HTTPException) -> None:
-        """Mark the last part shown as cut off, then report what the user was left with."""
+        """Mark the last part shown as cut off, then report what the user was left with:
+        the messages as they stand, joined."""
         reason = refusal_reason(error)
         self.refusals.append(reason)
-        seen = self.seen
         if self.messages:
             note = f"\n\n{CUT_OFF_MARKER} {DISCORD_REFUSED}"
             room = self.limit - len(note) - len(_FENCE_CLOSE_ROOM)
             head = split_chunks(self._shown[-1], room)[0].content if self._shown[-1] else ""
+            marked = close_open_fence(head) + note
             with contextlib.suppress(discord.HTTPException):
-                await uncancelled(self.messages[-1].edit(
-                    content=close_open_fence(head) + note, allowed_mentions=NO_PINGS
-                ))
-                seen = close_open_fence(seen) + note
-        raise ReplyRefused(reason, seen, error) from error
+                await uncancelled(
+                    self.messages[-1].edit(content=marked, allowed_mentions=NO_PINGS)
+                )
+                self._shown[-1] = marked
+        raise ReplyRefused(reason, "\n".join(self._shown), error) from error
 
     async def _show(self, text: str, *, final: bool) -> None:
         self._text = text
