@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.reply_writer import CUT_OFF_MARKER, DISCORD_REFUSED
+from bot.settings import Settings, SettingsError
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import until
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL
@@ -18,6 +19,15 @@ BOUND = 10
 ISSUE_ANSWER = "```npm install``` is the command you need, " + (
     "then run the build and check the output for any warnings before you deploy it " * 400
 )
+
+
+def test_the_message_bound_is_read_and_validated() -> None:
+    base = {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k"}
+    assert Settings.from_env(base).reply_max_messages == BOUND
+    assert Settings.from_env(base | {"REPLY_MAX_MESSAGES": "3"}).reply_max_messages == 3
+    for bad in ("0", "ten"):
+        with pytest.raises(SettingsError, match="REPLY_MAX_MESSAGES"):
+            Settings.from_env(base | {"REPLY_MAX_MESSAGES": bad})
 
 
 def visible(text: str) -> str:
