@@ -79,7 +79,8 @@ async def test_user_then_assistant_message_fields(greenflash_standin: Greenflash
         "createdAt": "2026-11-25T12:00:02+00:00",
         "model": "gpt-4o-mini-2024-07-18",
         "properties": {"trigger": "mention", "latency_ms": 1234, "prompt_tokens": 30,
-                       "completion_tokens": 12, "discord_messages": 2, "cut_off": False},
+                       "completion_tokens": 12, "discord_messages": 2, "cut_off": False,
+                       "delivery": "messages"},
     }]
 
 
