@@ -171,19 +171,19 @@ class Chat(commands.Cog):
         except asyncio.CancelledError:
             await self._withdraw(writer)
             raise
-        except ReplyRefused as refused:
+        except ReplyRefused as refusal:
             log.warning(
                 "could not post reply in channel %s to %s: %s",
                 prompt.channel_id,
                 prompt.message_id,
-                refused,
+                refusal,
             )
             if writer.messages:
                 self._log_reply(
-                    prompt, writer, started, text=refused.seen, model=self.bot.model.model,
+                    prompt, writer, started, text=refusal.seen, model=self.bot.model.model,
                     usage=Usage(), cut_off=True,
                 )
-            self._record_failure(prompt, refused.reason, partial=bool(writer.messages))
+            self._record_failure(prompt, refusal.reason, partial=bool(writer.messages))
             return
         self.memory.append(
             prompt.channel_id,
@@ -239,9 +239,9 @@ class Chat(commands.Cog):
         """The polite sentence; a cut-off stream keeps its text and is logged as seen."""
         try:
             shown = await writer.fail(error.partial_text, error.user_message)
-        except ReplyRefused as refused:
-            log.warning("could not post failure notice in %s: %s", prompt.channel_id, refused)
-            shown = refused.seen
+        except ReplyRefused as refusal:
+            log.warning("could not post failure notice in %s: %s", prompt.channel_id, refusal)
+            shown = refusal.seen
         if writer.messages and error.partial_text:
             self._log_reply(
                 prompt,
