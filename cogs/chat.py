@@ -24,7 +24,13 @@ from bot.conversation import Prompt, Reply, Usage
 from bot.llm import ModelError, is_polite_failure
 from bot.memory import ConversationMemory, Turn
 from bot.notices import RESET_MARKER, is_notice
-from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
+from bot.reply_writer import (
+    InteractionTarget,
+    MessageTarget,
+    ReplyRefused,
+    ReplyTarget,
+    ReplyWriter,
+)
 from bot.triggers import classify, readable_text
 from bot.typing_indicator import TypingIndicator
 from bot.uncancelled import uncancelled
@@ -151,7 +157,11 @@ class Chat(commands.Cog):
         *,
         typing: bool,
     ) -> None:
-        writer = ReplyWriter(target, edit_interval=self.edit_interval)
+        writer = ReplyWriter(
+            target,
+            edit_interval=self.edit_interval,
+            max_messages=self.bot.settings.reply_max_messages,
+        )
         started = time.monotonic()
         epoch: int | None = None
         try:
@@ -172,14 +182,20 @@ class Chat(commands.Cog):
             self._forget(prompt, epoch)
             await self._withdraw(writer)
             raise
-        except discord.HTTPException as error:
+        except ReplyRefused as refusal:
             # The question stays in memory: a rebuild would read it, unanswered, too.
             log.warning(
                 "could not post reply in channel %s to %s: %s",
                 prompt.channel_id,
                 prompt.message_id,
-                error,
+                refusal,
             )
+            if writer.messages:
+                self._log_reply(
+                    prompt, writer, started, text=refusal.seen, model=self.bot.model.model,
+                    usage=Usage(), cut_off=True,
+                )
+            self._record_failure(prompt, refusal.reason, partial=bool(writer.messages))
             return
         self.memory.add(
             prompt.channel_id,
@@ -197,6 +213,8 @@ class Chat(commands.Cog):
             finish_reason=completion.finish_reason,
             refused=completion.refused,
         )
+        if writer.refusals:
+            self._record_failure(prompt, writer.refusals[0], partial=False, recovered=True)
         if self.bot.settings.feedback_reactions:
             await self._invite_feedback(writer.messages[-1])
 
@@ -229,6 +247,7 @@ class Chat(commands.Cog):
             cut_off=cut_off,
             finish_reason=finish_reason,
             refused=refused,
+            delivery=writer.delivery,
         )
         analytics = self.bot.analytics
         analytics.keep(asyncio.create_task(analytics.log_assistant_message(prompt, reply)))
@@ -239,11 +258,10 @@ class Chat(commands.Cog):
         """The polite sentence; a cut-off stream keeps its text and is logged as seen."""
         try:
             shown = await writer.fail(error.partial_text, error.user_message)
-        except discord.HTTPException as send_error:
-            log.warning("could not post failure notice in %s: %s", prompt.channel_id, send_error)
-            return
-        analytics = self.bot.analytics
-        if error.partial_text:
+        except ReplyRefused as refusal:
+            log.warning("could not post failure notice in %s: %s", prompt.channel_id, refusal)
+            shown = refusal.seen
+        if writer.messages and error.partial_text:
             self._log_reply(
                 prompt,
                 writer,
@@ -253,6 +271,18 @@ class Chat(commands.Cog):
                 usage=Usage(),
                 cut_off=True,
             )
+        self._record_failure(prompt, str(error.kind), partial=bool(error.partial_text))
+
+    def _record_failure(
+        self, prompt: Prompt, reason: str, *, partial: bool, recovered: bool = False
+    ) -> None:
+        """A ``reply_failed`` event: the model failed, or Discord refused part of the reply
+        (``message_deleted``, ``discord_refused``; ``recovered`` when the rest still got
+        through)."""
+        properties: dict[str, object] = {"partial": partial}
+        if recovered:
+            properties["recovered"] = True
+        analytics = self.bot.analytics
         analytics.keep(
             asyncio.create_task(
                 analytics.record_event(
@@ -262,8 +292,8 @@ class Chat(commands.Cog):
                     user_id=prompt.user_id,
                     source_id=prompt.message_id,
                     influence="negative",
-                    value=str(error.kind),
-                    properties={"partial": bool(error.partial_text)},
+                    value=reason,
+                    properties=properties,
                 )
             )
         )

@@ -383,6 +383,14 @@ def posted_then_removed(seen: Seen) -> None:
     assert seen.withdrawn, "a part of the reply was on Discord before the prompt was deleted"
 
 
+def reposted_in_full(seen: Seen) -> None:
+    """The streamed part a moderator deleted is posted anew, and the answer completed."""
+    (reply,) = seen.replies
+    assert reply["content"] == "Streaming along. " * 20
+    (answer,) = seen.logged_as("assistant")
+    assert answer["content"] == reply["content"]
+
+
 def never_posted(seen: Seen) -> None:
     assert seen.withdrawn == []
 
@@ -537,8 +545,8 @@ CASES: dict[str, Case] = {
         delete_while_first_part_in_flight(), W, settings={"stream_replies": False},
         check=posted_then_removed),
     "moderator-deletes-the-reply-mid-stream": Case(
-        moderator_deletes_the_reply_mid_stream(), W, model_says="Streaming along. " * 20,
-        discord_may_refuse=True),
+        moderator_deletes_the_reply_mid_stream(), A, model_says="Streaming along. " * 20,
+        discord_may_refuse=True, check=reposted_in_full),
     "delete-after-reply": Case(delete_after_reply(), A),
     # replies
     "reply-to-the-bot": Case(reply_to_bot_answer(), A),
