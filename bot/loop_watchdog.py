@@ -67,7 +67,7 @@ class LoopWatchdog:
         self._timer = self._loop.call_later(BEAT, self._tick)
 
     def _watch(self) -> None:
-        reported = self._beat
+        reported = -1.0  # the beat a stall was last reported at
         while not self._stop.wait(min(BEAT, self.threshold / 2)):
             beat = self._beat
             held = time.monotonic() - beat - BEAT

@@ -690,7 +690,7 @@ async def test_bad_input(stands: Stands, case: Case, caplog: pytest.LogCaptureFi
     stands.openai.reply_with(model)
     settings = bot_settings(stands, **({"stream_replies": True} | case.settings))
     run = Run(stands)
-    async with running_bot(stands, settings, edit_interval=0.05):
+    async with running_bot(stands, settings):
         run.mark()
         subject = await case.act(run)
         if isinstance(subject, Interaction):

@@ -28,9 +28,10 @@ async def test_long_reply_is_split_without_breaking_code(stands: Stands, stream:
     settings = bot_settings(stands, stream_replies=stream, max_tokens=4000)
     stands.openai.script(CODE_REPLY)
     stands.openai.chunk_size = 400
-    async with running_bot(stands, settings, edit_interval=0.0):
+    async with running_bot(stands, settings):
         await stands.discord.send_message(GENERAL_CHANNEL, "write code", mention_bot=True)
-        await asyncio.sleep(0.5)
+        # Logged once complete on Discord (the user's message, then the reply).
+        await stands.greenflash.wait_for_accepted("/messages", 2, timeout=15)
         parts = stands.discord.sent_messages(GENERAL_CHANNEL)
     assert len(CODE_REPLY) > 4000
     assert len(parts) == 3
