@@ -13,6 +13,11 @@ Past half the limit the budget logs a warning naming the routes responsible and 
 drops its *optional* traffic, the requests nobody waits for: typing indicators and
 feedback reactions stop (:meth:`RequestBudget.optional_allowed`) and streaming edits
 slow down (:meth:`RequestBudget.edit_interval_factor`). Replies themselves still go out.
+
+Most 429s come from Discord's global limit (50 requests a second per bot, "Rate Limits"
+→ "Global Rate Limit"), which discord.py only learns about from a 429. So the budget
+also counts requests made in the last second: from :data:`BUSY_SHARE` of the global
+limit on, optional traffic waits and edits are spaced out, before Discord has to refuse.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ DISCORD_INVALID_LIMIT = 10_000
 WINDOW_SECONDS = 600.0
 INVALID_STATUSES = frozenset({401, 403, 429})
 SLOW_EDIT_FACTOR = 4.0
+GLOBAL_LIMIT = 50  # requests per second
+BUSY_SHARE = 0.7
+BUSY_EDIT_FACTOR = 2.0
 
 _SNOWFLAKE = re.compile(r"/\d{15,21}")
 _EMOJI = re.compile(r"/reactions/[^/]+")
@@ -65,6 +73,7 @@ class RequestBudget:
         self._invalid: deque[tuple[float, str]] = deque(maxlen=limit)
         self._warned = False
         self.total = 0
+        self._recent: deque[float] = deque(maxlen=GLOBAL_LIMIT * 2)
 
     @property
     def threshold(self) -> int:
@@ -100,13 +109,26 @@ class RequestBudget:
         self.count()
         return Counter(route for _, route in self._invalid)
 
+    def sent(self) -> None:
+        """One request is leaving (any route)."""
+        self._recent.append(self.clock())
+
+    def busy(self) -> bool:
+        """Whether the last second's requests reach ``BUSY_SHARE`` of the global limit."""
+        horizon = self.clock() - 1.0
+        while self._recent and self._recent[0] <= horizon:
+            self._recent.popleft()
+        return len(self._recent) >= GLOBAL_LIMIT * BUSY_SHARE
+
     def optional_allowed(self) -> bool:
         """Whether to spend a request nobody waits for (typing, a feedback reaction)."""
-        return self.count() < self.threshold
+        return self.count() < self.threshold and not self.busy()
 
     def edit_interval_factor(self) -> float:
         """How much to stretch the interval between streaming edits (1.0 normally)."""
-        return 1.0 if self.optional_allowed() else SLOW_EDIT_FACTOR
+        if self.count() >= self.threshold:
+            return SLOW_EDIT_FACTOR
+        return BUSY_EDIT_FACTOR if self.busy() else 1.0
 
     def trace_config(self) -> aiohttp.TraceConfig:
         """For ``discord.Client(http_trace=...)``: every answer discord.py gets is counted."""
@@ -121,6 +143,14 @@ class RequestBudget:
             if status in INVALID_STATUSES and not _shared_429(params.response):
                 self.record(status, route_of(params.method, params.url.path))
 
+        async def on_request_start(
+            session: aiohttp.ClientSession,
+            context: SimpleNamespace,
+            params: aiohttp.TraceRequestStartParams,
+        ) -> None:
+            self.sent()
+
+        config.on_request_start.append(on_request_start)
         config.on_request_end.append(on_request_end)
         config.freeze()
         return config

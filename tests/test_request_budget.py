@@ -85,6 +85,21 @@ def test_the_window_is_rolling_not_fixed() -> None:
     assert budget.count() == 3
 
 
+def test_near_discords_global_limit_optional_traffic_waits() -> None:
+    """Discord's global limit is 50 requests a second, and discord.py learns of it only
+    from a 429: the budget backs off at 70 % of it, before Discord refuses."""
+    clock = Clock()
+    budget = RequestBudget(clock=clock)
+    for _ in range(34):  # below 70 % of 50 in one second
+        budget.sent()
+    assert budget.optional_allowed() and budget.edit_interval_factor() == 1.0
+    budget.sent()
+    assert not budget.optional_allowed()
+    assert budget.edit_interval_factor() > 1.0
+    clock.now += 1.0
+    assert budget.optional_allowed() and budget.edit_interval_factor() == 1.0
+
+
 @given(st.lists(st.integers(min_value=10**15, max_value=2**63 - 1), min_size=1, max_size=4),
        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=20, max_size=80))
 def test_routes_carry_no_ids_or_tokens(ids: list[int], token: str) -> None:

@@ -25,8 +25,10 @@ import argparse
 import asyncio
 import bisect
 import time
+from collections import Counter
 from typing import Any
 
+from bot.request_budget import route_of
 from tests.benchmarks.bench_memory import settled
 from tests.benchmarks.harness import Bench, Child, bench, table
 from tests.benchmarks.process_stats import snapshot
@@ -89,19 +91,18 @@ async def main(minutes: float, count: int, pace: float, model_latency: float) ->
         started = time.perf_counter()
         until = started + minutes * 60
         talk = asyncio.create_task(conversations(run, count, pace, until))
-        answered: list[float] = []
         rows: list[list[object]] = []
         try:
             while not talk.done():
                 await asyncio.wait([talk], timeout=60)
-                answered = talk.result() if talk.done() else answered
+                if talk.done():
+                    break
                 elapsed = time.perf_counter() - started
-                replies = (len(answered) if talk.done()
-                           else len(run.replies.first_at))
                 stats = await child.stats()
-                rows.append(row(f"{elapsed / 60:.1f} min", elapsed, replies,
+                rows.append(row(f"{elapsed / 60:.1f} min", elapsed, len(run.replies.first_at),
                                 invalid_times(requests, first_request), stats))
                 print(table(HEADERS, rows[-1:]), flush=True)
+            answered = await talk
             elapsed = time.perf_counter() - started
             final = await settled(child)
         finally:
@@ -116,6 +117,9 @@ async def main(minutes: float, count: int, pace: float, model_latency: float) ->
     print(f"invalid answers (401/403/429): {len(invalid)}, most in any 10 minutes "
           f"{most_in_window(invalid)}, {per_ten:.0f} per 10 minutes at this rate "
           f"(target under {TARGET}; Discord bans at {DISCORD_BAN_THRESHOLD})")
+    refused = Counter(route_of(r.method, r.path) for r in requests[first_request:]
+                      if r.status == 429)
+    print("429s by route: " + ", ".join(f"{route} {n}" for route, n in refused.most_common(6)))
     print(f"longest event-loop stall: {final['longest_stall_s']:.3f} s; stalls over the "
           f"watchdog's threshold: {final['stalls']}; bot exit code {code}")
     print(f"Greenflash: sent {final['sent']}, failed {final['failed']}, "
