@@ -196,6 +196,7 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     shutdown_grace_seconds: float = 20.0
     reply_max_messages: int = 10
+    loop_stall_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -243,6 +244,9 @@ class Settings:
             ),
             reply_max_messages=env.integer(
                 "REPLY_MAX_MESSAGES", cls.reply_max_messages, minimum=1
+            ),
+            loop_stall_seconds=env.number(
+                "LOOP_STALL_SECONDS", cls.loop_stall_seconds, minimum=0.1
             ),
         )
         env.raise_if_problems()

@@ -33,7 +33,7 @@ from bot.reply_writer import (
 )
 from bot.triggers import classify, readable_text
 from bot.typing_indicator import TypingIndicator
-from bot.uncancelled import uncancelled
+from bot.uncancelled import cancel_and_wait, uncancelled
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -62,10 +62,20 @@ class Chat(commands.Cog):
         self.memory = ConversationMemory(
             max_turns=settings.context_max_messages + 1, max_chars=settings.context_max_chars
         )
-        self.edit_interval = EDIT_INTERVAL
+        self.base_edit_interval = EDIT_INTERVAL
         self._replies: dict[int, asyncio.Task[None]] = {}
         self._first_part: OrderedDict[int, int] = OrderedDict()
         self._rebuilds: dict[int, asyncio.Task[None]] = {}
+
+    @property
+    def edit_interval(self) -> float:
+        """Seconds between streaming edits of one message: stretched while the bot is
+        spending Discord's invalid-request budget (:mod:`bot.request_budget`)."""
+        return self.base_edit_interval * self.bot.request_budget.edit_interval_factor()
+
+    @edit_interval.setter
+    def edit_interval(self, seconds: float) -> None:
+        self.base_edit_interval = seconds
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -93,7 +103,9 @@ class Chat(commands.Cog):
         return self._first_part.get(message_id)
 
     async def drain(self, grace: float) -> None:
-        """Shutdown: let replies in progress finish for ``grace`` seconds, cancel the rest."""
+        """Shutdown: let replies in progress finish for ``grace`` seconds, then cancel the
+        rest; each withdraws what it had streamed (its REST calls are never cancelled), for
+        at most another half of ``grace``, so shutdown ends in bound."""
         if not self._replies:
             return
         log.info("waiting up to %.0fs for %d reply(ies)", grace, len(self._replies))
@@ -102,10 +114,13 @@ class Chat(commands.Cog):
         # Loop: a slash command acknowledged just before shutdown may add a reply meanwhile.
         while self._replies and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(set(self._replies.values()), timeout=remaining)
-        late = set(self._replies.values())
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        if not self._replies:
+            return
+        log.warning("shutdown grace over; withdrawing %d unfinished reply(ies)",
+                    len(self._replies))
+        left = await cancel_and_wait(set(self._replies.values()), grace / 2)
+        if left:
+            log.warning("%d reply(ies) still withdrawing at shutdown; leaving them", len(left))
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -164,8 +179,11 @@ class Chat(commands.Cog):
         )
         started = time.monotonic()
         epoch: int | None = None
+        budget = self.bot.request_budget
         try:
-            async with TypingIndicator(channel if typing else None) as indicator:
+            async with TypingIndicator(
+                channel if typing else None, allowed=budget.optional_allowed
+            ) as indicator:
                 epoch, turns = await self._context(channel, prompt)
 
                 async def show(text: str) -> None:
@@ -302,12 +320,17 @@ class Chat(commands.Cog):
         """Remove the parts already streamed for a reply that was cancelled."""
         for message in writer.messages:
             with contextlib.suppress(discord.HTTPException):
-                await message.delete()
+                await uncancelled(message.delete())
 
     async def _invite_feedback(self, message: discord.Message | discord.WebhookMessage) -> None:
+        """Optional traffic: skipped while Discord's invalid-request budget is being spent."""
+        if not self.bot.request_budget.optional_allowed():
+            log.info("no feedback reactions in %s: saving Discord's invalid-request budget",
+                     message.channel.id)
+            return
         try:
             for emoji in FEEDBACK_EMOJI:
-                await message.add_reaction(emoji)
+                await uncancelled(message.add_reaction(emoji))
         except discord.HTTPException as error:
             log.info("could not add feedback reactions in %s: %s", message.channel.id, error)
 

@@ -728,7 +728,7 @@ async def test_bad_input(stands: Stands, case: Case, caplog: pytest.LogCaptureFi
     stands.openai.reply_with(model)
     settings = bot_settings(stands, **({"stream_replies": True} | case.settings))
     run = Run(stands)
-    async with running_bot(stands, settings, edit_interval=0.05) as bot:
+    async with running_bot(stands, settings) as bot:
         run.mark()
         subject = await case.act(run)
         if isinstance(subject, Interaction):

@@ -58,9 +58,10 @@ async def test_a_pathological_answer_is_bounded_with_the_rest_attached(
     )
     stands.openai.chunk_size = 2000
     settings = bot_settings(stands, stream_replies=stream, max_tokens=20_000)
-    async with running_bot(stands, settings, edit_interval=0.0):
+    async with running_bot(stands, settings):
         await stands.discord.send_message(GENERAL_CHANNEL, "how to install?", mention_bot=True)
-        await stands.greenflash.wait_for_accepted("/messages", 2, timeout=10)
+        # Discord lets a channel take 5 messages per 5 s: the bound's parts take ~10 s.
+        await stands.greenflash.wait_for_accepted("/messages", 2, timeout=30)
         await stands.discord.send_message(GENERAL_CHANNEL, "and then?", author=BOB,
                                           mention_bot=True)
         parts = await stands.discord.wait_for_messages(BOUND + 1, timeout=5)
@@ -100,8 +101,7 @@ async def test_a_streamed_part_deleted_by_a_moderator_is_posted_again(stands: St
     stands.openai.script(answer)
     stands.openai.chunk_size = 20
     stands.openai.chunk_delay = 0.03
-    async with running_bot(stands, bot_settings(stands, stream_replies=True),
-                           edit_interval=0.05):
+    async with running_bot(stands, bot_settings(stands, stream_replies=True)):
         sent = await stands.discord.send_message(GENERAL_CHANNEL, "tell me", mention_bot=True)
         (first,) = await stands.discord.wait_for_messages(1)
         await stands.discord.delete_message(GENERAL_CHANNEL, int(first["id"]))
@@ -123,7 +123,7 @@ async def test_a_send_denied_mid_reply_marks_what_was_shown(stands: Stands) -> N
     stands.openai.chunk_size = 40
     stands.openai.chunk_delay = 0.01
     settings = bot_settings(stands, stream_replies=True, max_tokens=4000)
-    async with running_bot(stands, settings, edit_interval=0.05):
+    async with running_bot(stands, settings):
         await stands.discord.send_message(GENERAL_CHANNEL, "long one", mention_bot=True)
         await stands.discord.wait_for_messages(1)
         stands.discord.deny_send(GENERAL_CHANNEL)
