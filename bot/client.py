@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot import command_sync
+from bot import command_sync, discord_patches
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
 from bot.conversation import Prompt, Trigger
 from bot.foreground import Foreground
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.llm import ChatModel
+from bot.loop_watchdog import LoopWatchdog
 from bot.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
 from bot.products import ProductConfig
+from bot.request_budget import RequestBudget
 from bot.settings import Settings
 from bot.triggers import classify, prompt_from_message
 
@@ -64,7 +66,11 @@ class ChatBot(commands.AutoShardedBot):
     ) -> None:
         """``attachment_origins``: where attachment bytes may be fetched from; Discord's CDN
         hosts unless a test points the bot at its stand-in."""
+        discord_patches.apply()
+        # Counts every 401/403/429 discord.py receives, retried 429s included.
+        self.request_budget = RequestBudget()
         super().__init__(
+            http_trace=self.request_budget.trace_config(),
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=build_intents(settings),
@@ -79,6 +85,7 @@ class ChatBot(commands.AutoShardedBot):
             lambda prompt: prompt.user_id,
         )
         self.accepting = True
+        self.watchdog = LoopWatchdog(settings.loop_stall_seconds)
         self._shutdown: asyncio.Task[None] | None = None
         # Both SDKs open their HTTP sessions lazily, on first use inside the running loop.
         self.model = ChatModel(settings)
@@ -95,6 +102,7 @@ class ChatBot(commands.AutoShardedBot):
         )
 
     async def setup_hook(self) -> None:
+        self.watchdog.start()
         reason = self.analytics.disabled_reason()
         if reason:
             log.warning("Greenflash analytics are off: %s", reason)
@@ -191,3 +199,11 @@ class ChatBot(commands.AutoShardedBot):
         await self.model.close()
         await self.attachments.close()
         await super().close()
+        self.watchdog.stop()
+        budget = self.request_budget
+        log.info(
+            "closed: %d invalid Discord requests (401/403/429) in the last %.0f minutes "
+            "(Discord's limit %d), %d since start; longest event-loop stall %.2fs",
+            budget.count(), budget.window / 60, budget.limit, budget.total,
+            self.watchdog.longest_stall,
+        )

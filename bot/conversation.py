@@ -77,6 +77,7 @@ class Reply:
     refused: bool = False
     images_dropped: bool = False
     """The AI service refused the question's images, so it was answered from the text."""
+    delivery: str = "messages"
 
     @property
     def message_id(self) -> int:

@@ -335,6 +335,7 @@ class Analytics:
                 "refusal": reply.refused,
                 "in_reply_to_user_id": str(prompt.user_id),
                 "in_reply_to_user_name": prompt.user_name,
+                "delivery": reply.delivery,
                 **({"images_dropped": True} if reply.images_dropped else {}),
             },
         }
