@@ -205,7 +205,7 @@ async def test_a_server_that_refuses_images_is_asked_again_without_them(
 ) -> None:
     settings = bot_settings(stands, stream_replies=stream)
     stands.openai.text_only_models.add(settings.model)
-    async with running_bot(stands, settings, edit_interval=0.0):
+    async with running_bot(stands, settings):
         shot = host(stands, "screenshot.png", SCREENSHOT, "image/png")
         sent, reply = await ask(stands, "what's wrong here?", attachments=[shot])
     refused, retried = stands.openai.requests
