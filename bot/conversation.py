@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.attachments.kinds import AttachmentBatch, AttachmentRef
+
 
 class Trigger(enum.StrEnum):
     """Why the bot answered: recorded in analytics so teams can segment on it."""
@@ -30,6 +32,10 @@ class Prompt:
     ``user_name`` is the name shown where they wrote (a guild nickname if they have one),
     ``account_name`` the account-wide one (``global_name``, else ``username``): the first
     labels the message, the second identifies the person once, whichever guild they are in.
+
+    ``attachment_refs`` are the question's attachments and ``replied_refs`` those of the
+    message it replies to, as Discord describes them; ``attachments`` is what was made of
+    both once downloaded (filled by the receiving side before the reply and the log use it).
     """
 
     text: str
@@ -45,6 +51,9 @@ class Prompt:
     guild_name: str | None
     trigger: Trigger
     truncated: bool = False
+    attachment_refs: tuple[AttachmentRef, ...] = ()
+    replied_refs: tuple[AttachmentRef, ...] = ()
+    attachments: AttachmentBatch = field(default_factory=AttachmentBatch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,8 @@ class Reply:
     cut_off: bool = False
     finish_reason: str | None = None
     refused: bool = False
+    images_dropped: bool = False
+    """The AI service refused the question's images, so it was answered from the text."""
     delivery: str = "messages"
 
     @property

@@ -33,12 +33,13 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
 import openai
 
+from bot.attachments.model_content import message_content, rejects_images
 from bot.conversation import Usage
 from bot.memory import Turn
 from bot.settings import Settings
@@ -110,6 +111,8 @@ class Completion:
     usage: Usage
     finish_reason: str | None = None
     refused: bool = False
+    images_dropped: bool = False
+    """The server refused the images, and this answer came from a retry without them."""
 
     @property
     def cut_off(self) -> bool:
@@ -198,6 +201,11 @@ def _server_message(error: openai.APIStatusError) -> str:
     return message if isinstance(message, str) else error.message
 
 
+def _refused_images(error: openai.BadRequestError, turns: Sequence[Turn]) -> bool:
+    """A 400 that refuses the images of a request that had some: worth one retry without."""
+    return any(turn.images for turn in turns) and rejects_images(error.body)
+
+
 def _refuses(error: openai.BadRequestError, parameter: str) -> bool:
     """A 400 about ``parameter``: OpenAI names it in ``param``; older servers only in the
     message ("Unrecognized request argument supplied: max_completion_tokens")."""
@@ -230,11 +238,15 @@ class ChatModel:
             ),
         )
 
-    def build_messages(self, turns: Sequence[Turn]) -> list[dict[str, str]]:
-        """System prompt, then each turn; user turns say who spoke since channels are shared."""
-        messages = [{"role": "system", "content": self.system_prompt}]
+    def build_messages(self, turns: Sequence[Turn]) -> list[dict[str, Any]]:
+        """System prompt, then each turn; user turns say who spoke since channels are shared,
+        and carry their images (only the question being answered has any) as image parts."""
+        messages: list[dict[str, Any]] = [{"role": "system", "content": self.system_prompt}]
         for turn in turns:
-            content = f"{turn.author}: {turn.content}" if turn.role == "user" else turn.content
+            content = (
+                message_content(f"{turn.author}: {turn.content}", turn.images)
+                if turn.role == "user" else turn.content
+            )
             messages.append({"role": turn.role, "content": content})
         return messages
 
@@ -252,9 +264,16 @@ class ChatModel:
                 await on_text(text)
 
         try:
-            if self.stream and on_text is not None:
-                return await self._stream(turns, track)
-            return await self._complete(turns)
+            try:
+                return await self._answer(turns, track if on_text is not None else None)
+            except openai.BadRequestError as error:
+                if not _refused_images(error, turns):
+                    raise
+                log.warning("the model server refused the images (%s); answering from the "
+                            "text: model=%s", _server_message(error), self.model)
+            text_only = [replace(turn, images=()) for turn in turns]
+            completion = await self._answer(text_only, track if on_text is not None else None)
+            return replace(completion, images_dropped=True)
         except openai.APIError as error:
             kind = classify_error(error)
             log.warning(
@@ -266,7 +285,12 @@ class ChatModel:
             )
             raise ModelError(kind, str(error), shown) from error
 
-    def _params(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+    async def _answer(self, turns: Sequence[Turn], on_text: OnText | None) -> Completion:
+        if self.stream and on_text is not None:
+            return await self._stream(turns, on_text)
+        return await self._complete(turns)
+
+    def _params(self, messages: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -300,7 +324,7 @@ class ChatModel:
         return True
 
     async def _create(
-        self, messages: list[dict[str, str]], *, max_tokens: int, **extra: Any
+        self, messages: list[dict[str, Any]], *, max_tokens: int, **extra: Any
     ) -> Any:
         """``chat.completions.create`` with the bot's parameters, adapting the token
         parameter's name once when the server refuses it."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from bot.attachments.download import Origin
 from bot.client import ChatBot
 from bot.products import ProductConfig
 from bot.settings import Settings
@@ -52,6 +53,12 @@ def process_env(stands: Stands, **extra: str) -> dict[str, str]:
     return env
 
 
+def cdn_origin(stands: Stands) -> Origin:
+    """The Discord stand-in's CDN route: the one place the bot under test may download
+    attachments from (production allows only Discord's own CDN hosts)."""
+    return Origin("http", "127.0.0.1", stands.discord.port)
+
+
 @asynccontextmanager
 async def running_bot(
     stands: Stands,
@@ -71,6 +78,7 @@ async def running_bot(
             products=products or ProductConfig(default_product_id=TEST_PRODUCT),
             greenflash_settings=greenflash_settings(stands.greenflash.base_url,
                                                     **greenflash_overrides),
+            attachment_origins={cdn_origin(stands)},
         )
         fast_startup(bot)
         runner = asyncio.create_task(bot.start(settings.discord_token))
