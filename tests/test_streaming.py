@@ -8,8 +8,8 @@ import math
 from bot.llm import POLITE, FailureKind
 from bot.reply_writer import CUT_OFF_MARKER
 from bot.settings import Settings
-from bot.splitting import DISCORD_LIMIT
 from tests.bot_harness import Stands, bot_settings, running_bot
+from tests.standins.discord_rest import MAX_CONTENT
 from tests.standins.discord_server import GENERAL_CHANNEL
 
 
@@ -58,7 +58,7 @@ async def test_a_5000_character_stream_ends_in_as_few_messages_as_the_limit_allo
     code = "\n".join(f"    value_{i:04d} = compute({i})  # step" for i in range(140))
     answer = f"Intro line.\n```python\n{code}\n```\nOutro."
     assert len(answer) > 5000
-    expected = math.ceil(len(answer) / DISCORD_LIMIT)  # the stand-in refuses longer parts
+    expected = math.ceil(len(answer) / MAX_CONTENT)  # Discord's limit per message
     stands.openai.script(answer)
     stands.openai.chunk_size = 250
     async with running_bot(stands, streaming(stands, max_tokens=4000)):
