@@ -352,12 +352,13 @@ class DiscordStandIn(DiscordApi, StandIn):
         """A user (ALICE, or the DM's recipient, unless ``author``) posts. MESSAGE_CREATE is
         written to the bot's socket (or queued for RESUME) before this returns the payload.
         ``reply_to`` makes a reply (type 19) that pings the replied author unless
-        ``ping_reply=False``; ``<@id>`` mentions in the content are parsed."""
+        ``ping_reply=False``; ``<@id>`` mentions in the content are parsed. ``webhook_id``
+        posts through that webhook, as :func:`webhook_author` unless ``author`` is given."""
         if channel_id not in self.world.channels:
             raise ValueError(f"unknown channel {channel_id}")
-        author = author or self.world.dm_recipient(channel_id) or ALICE
         if webhook_id is not None:
-            author = webhook_author(webhook_id)
+            author = author or webhook_author(webhook_id)
+        author = author or self.world.dm_recipient(channel_id) or ALICE
         if mention_bot:
             content = f"<@{self.world.bot_id}> {content}".rstrip()
         message = self._messages.base(channel_id, content, author, embeds)
