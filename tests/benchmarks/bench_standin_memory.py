@@ -1,6 +1,7 @@
 """What each stand-in keeps per answered message, so long benchmarks fit in memory.
 
-Run: ``python -m tests.benchmarks.bench_standin_memory [--warmup 300] [--messages 2000]``.
+Run: ``python -m tests.benchmarks.bench_standin_memory [--warmup 300] [--messages 2000]
+[--kept N]``.
 
 The real bot (child process, analytics on) answers ``--warmup`` and then ``--messages``
 more messages over 50 conversations (one a second each), through the benchmark harness.
@@ -11,6 +12,11 @@ the bytes still held by allocations made from each stand-in's modules (Discord:
 memory per answered message (for Discord: the user message, the bot's reply, their gateway
 events and REST records; for OpenAI: the completion request; for Greenflash: both sides'
 logged messages and their records).
+
+``--kept N`` lowers every stand-in's bound on whole records (10 000 by default) to ``N``,
+so that a short run measures the cost per message past the bound, the steady state of a
+long soak; a ``--warmup`` past the bound (about 2 Discord requests, 2 Greenflash records
+and 1 OpenAI request per message) keeps the compaction inside the measured phase.
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ def held_by_standins() -> dict[str, int]:
     return held
 
 
-async def main(warmup: int, messages: int) -> None:
+async def main(warmup: int, messages: int, kept: int | None) -> None:
     async with bench() as run:
+        if kept is not None:
+            run.stands.discord.requests_kept = run.stands.openai.requests_kept = kept
+            run.stands.greenflash.records_kept = kept
         child = await Child.start("bot_process", run.env(), run.stands.discord)
         try:
             await run.converse(warmup, pace=1.0)
@@ -62,6 +71,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--messages", type=int, default=2_000)
+    parser.add_argument("--kept", type=int, default=None)
     arguments = parser.parse_args()
     tracemalloc.start(25)
-    asyncio.run(main(arguments.warmup, arguments.messages))
+    asyncio.run(main(arguments.warmup, arguments.messages, arguments.kept))
