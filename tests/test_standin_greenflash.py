@@ -425,3 +425,44 @@ async def test_a_late_answer_is_stored_although_the_client_gave_up(
     finally:
         await client.close()
     assert [rating["rating"] for rating in greenflash_standin.ratings] == [1, -1]
+
+
+async def test_past_the_bound_old_records_are_compacted_and_counts_and_dedupe_stay_exact() -> None:
+    kept = 3
+    async with GreenflashStandIn(records_kept=kept) as standin:
+        client = client_for(standin)
+        try:
+            first = await log_message(client, "m0", "channel-1")
+            for n in range(1, 2 * kept):
+                await log_message(client, f"m{n}", "channel-1")
+            for n in range(kept + 1):
+                await client.ratings.log(product_id=PRODUCT, rating=n, rating_min=0,
+                                         rating_max=5, external_message_id=f"m{n}",
+                                         feedback="a long remark " * 50)
+            repeat = await log_message(client, "m0", "channel-1")
+            standin.fail_next(500, times=kept + 1)
+            for n in range(kept + 1):
+                with pytest.raises(greenflash.InternalServerError):
+                    await log_message(client, f"late{n}", "channel-1")
+        finally:
+            await client.close()
+
+    # m0 fell past the bound long before it came again: still deduplicated to its id.
+    assert repeat.messages[0].status == "deduplicated"
+    assert repeat.messages[0].message_id == first.messages[0].message_id
+    logged = 2 * kept + 1 + kept + 1  # messages then ratings then the repeat, all accepted
+    assert len(standin.accepted) == logged
+    assert [r.json for r in standin.accepted[:-kept]] == [None] * (logged - kept)
+    assert all(r.headers == {} and r.status == 200 for r in standin.accepted[:-kept])
+    assert all(r.json is not None for r in standin.accepted[-kept:])
+    stored = standin.stored_messages("channel-1")
+    assert [m["externalMessageId"] for m in stored] == [f"m{n}" for n in range(2 * kept)]
+    assert all("content" not in m for m in stored[:-kept])
+    assert all(m["content"] == "hello" for m in stored[-kept:])
+    assert [r["rating"] for r in standin.ratings] == list(range(kept + 1))
+    assert "feedback" not in standin.ratings[0]
+    assert standin.ratings[0]["externalMessageId"] == "m0"
+    assert all("feedback" in r for r in standin.ratings[-kept:])
+    assert [r.status for r in standin.failed] == [500] * (kept + 1)
+    assert standin.failed[0].json is None
+    assert standin.failed[-1].json["messages"][0]["externalMessageId"] == f"late{kept}"

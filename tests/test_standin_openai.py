@@ -475,3 +475,21 @@ async def test_length_and_refusal_can_be_scripted(openai_standin: OpenAIStandIn)
     assert refused.choices[0].message.refusal == "I can't help with that."
     assert streamed_cut == ("Streamed and", "", "length")
     assert streamed_refusal == ("", "No, sorry.", "stop")
+
+
+async def test_past_the_bound_old_requests_are_compacted_and_counted() -> None:
+    kept = 2
+    async with OpenAIStandIn(requests_kept=kept) as standin, connected(standin) as client:
+        for n in range(kept + 3):
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"question {n}"}]
+            )
+
+    assert len(standin.requests) == len(standin.request_headers) == kept + 3
+    assert standin.requests[:3] == [{"model": "gpt-4o-mini"}] * 3
+    assert standin.request_headers[:3] == [{}] * 3
+    assert [body["messages"][0]["content"] for body in standin.requests[-kept:]] == [
+        f"question {n}" for n in range(3, kept + 3)
+    ]
+    assert all(headers["authorization"] == "Bearer test"
+               for headers in standin.request_headers[-kept:])

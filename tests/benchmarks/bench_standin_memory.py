@@ -1,14 +1,22 @@
-"""What the Discord stand-in keeps per message, so long benchmarks fit in memory.
+"""What each stand-in keeps per answered message, so long benchmarks fit in memory.
 
-Run: ``python -m tests.benchmarks.bench_standin_memory [--warmup 500] [--messages 3000]``.
+Run: ``python -m tests.benchmarks.bench_standin_memory [--warmup 300] [--messages 2000]
+[--kept N]``.
 
-The real bot (child process) answers ``--warmup`` and then ``--messages`` more messages
-over 50 conversations (one a second each), through the benchmark harness. This process
-traces its own allocations (``tracemalloc``) and counts, after each phase, the bytes
-still held by allocations made from the Discord stand-in's modules
-(``tests/standins/discord_*.py``); the difference divided by ``--messages`` is the
-stand-in's memory per answered message (a user message, the bot's reply, their gateway
-events and REST records).
+The real bot (child process, analytics on) answers ``--warmup`` and then ``--messages``
+more messages over 50 conversations (one a second each), through the benchmark harness.
+This process traces its own allocations (``tracemalloc``) and counts, after each phase,
+the bytes still held by allocations made from each stand-in's modules (Discord:
+``tests/standins/discord_*.py``, OpenAI: ``openai_server.py``, Greenflash:
+``greenflash_server.py``); the difference divided by ``--messages`` is that stand-in's
+memory per answered message (for Discord: the user message, the bot's reply, their gateway
+events and REST records; for OpenAI: the completion request; for Greenflash: both sides'
+logged messages and their records).
+
+``--kept N`` lowers every stand-in's bound on whole records (10 000 by default) to ``N``,
+so that a short run measures the cost per message past the bound, the steady state of a
+long soak; a ``--warmup`` past the bound (about 2 Discord requests, 2 Greenflash records
+and 1 OpenAI request per message) keeps the compaction inside the measured phase.
 """
 
 from __future__ import annotations
@@ -20,36 +28,50 @@ import tracemalloc
 
 from tests.benchmarks.harness import Child, bench
 
-_STANDIN = tracemalloc.Filter(True, "*standins/discord_*", all_frames=True)
+STANDINS = {
+    "Discord": "*standins/discord_*",
+    "OpenAI": "*standins/openai_server*",
+    "Greenflash": "*standins/greenflash_server*",
+}
 
 
-def held_by_standin() -> int:
+def held_by_standins() -> dict[str, int]:
+    """Bytes held per stand-in; an allocation is counted for the innermost stand-in frame."""
     gc.collect()
-    snapshot = tracemalloc.take_snapshot().filter_traces([_STANDIN])
-    return sum(stat.size for stat in snapshot.statistics("filename"))
+    snapshot = tracemalloc.take_snapshot()
+    held = {}
+    for name, pattern in STANDINS.items():
+        traces = snapshot.filter_traces([tracemalloc.Filter(True, pattern, all_frames=True)])
+        held[name] = sum(stat.size for stat in traces.statistics("filename"))
+    return held
 
 
-async def main(warmup: int, messages: int) -> None:
+async def main(warmup: int, messages: int, kept: int | None) -> None:
     async with bench() as run:
-        child = await Child.start("bot_process", run.env(analytics=False), run.stands.discord)
+        if kept is not None:
+            run.stands.discord.requests_kept = run.stands.openai.requests_kept = kept
+            run.stands.greenflash.records_kept = kept
+        child = await Child.start("bot_process", run.env(), run.stands.discord)
         try:
             await run.converse(warmup, pace=1.0)
-            before = held_by_standin()
+            before = held_by_standins()
             await run.converse(messages, pace=1.0)
-            after = held_by_standin()
+            after = held_by_standins()
         finally:
             await child.stop()
-    per_message = (after - before) / messages
-    print(f"Discord stand-in: {before / 2**20:.1f} MB held after {warmup} messages, "
-          f"{after / 2**20:.1f} MB after {warmup + messages}: "
-          f"{per_message / 1024:.1f} kB per message")
-    print(f"every 10 000 messages more: {per_message * 10_000 / 2**20:.0f} MB")
+    for name in STANDINS:
+        per_message = (after[name] - before[name]) / messages
+        print(f"{name} stand-in: {before[name] / 2**20:.1f} MB held after {warmup} messages, "
+              f"{after[name] / 2**20:.1f} MB after {warmup + messages}: "
+              f"{per_message / 1024:.1f} kB per message, "
+              f"{per_message * 10_000 / 2**20:.0f} MB every 10 000 more")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--messages", type=int, default=3_000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--messages", type=int, default=2_000)
+    parser.add_argument("--kept", type=int, default=None)
     arguments = parser.parse_args()
     tracemalloc.start(25)
-    asyncio.run(main(arguments.warmup, arguments.messages))
+    asyncio.run(main(arguments.warmup, arguments.messages, arguments.kept))

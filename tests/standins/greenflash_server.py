@@ -53,6 +53,14 @@ e.g. its timeout passed during ``latency`` or ``down()`` reset it); each a
 :class:`Recorded`. ``stored_messages()`` is the deduplicated message items, each merged
 with its call's top-level fields.
 
+So that a long run (a 30-minute soak logs tens of thousands of messages) fits in memory,
+each of these lists keeps its last ``records_kept`` entries whole; older ones are
+compacted in place, so their count and order stay exact: a record keeps method, path,
+status, error and times (no body, headers or query), a rating and a stored message keep
+their ids only (no content). Deduplication does not read the stored messages: it reads
+a compact ``(conversation, externalMessageId) -> messageId`` map that is never trimmed,
+so it stays exact however old the first copy is, as Greenflash's is.
+
 Faults, and what the SDK (1.4, ``DefaultAioHttpClient``) raises once its retries are spent:
 
 =============================  =============================================================
@@ -116,6 +124,13 @@ MESSAGE_TYPES = {
 }
 INFLUENCES = {"positive", "negative", "neutral"}
 VALUE_TYPES = {"currency", "numeric", "text", "boolean"}
+
+RECORDS_KEPT = 10_000  # entries of each record list kept whole; older ones are compacted
+
+_RATING_IDS = ("productId", "rating", "conversationId", "externalConversationId",
+               "messageId", "externalMessageId")
+_MESSAGE_IDS = ("conversationId", "externalConversationId", "messageId", "externalMessageId",
+                "externalUserId", "role", "messageType")
 
 _DEFAULT_FAULT_MESSAGES = {
     400: "Bad request",
@@ -249,7 +264,8 @@ def _now() -> str:
 class GreenflashStandIn(StandIn):
     """A Greenflash-compatible server on 127.0.0.1; see the module docstring for the subset."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, records_kept: int = RECORDS_KEPT) -> None:
+        self.records_kept = records_kept
         self.valid_key: str | None = None
         self.latency: float = 0.0
         self.require_product_id: bool = True
@@ -437,6 +453,24 @@ class GreenflashStandIn(StandIn):
                                    message["conversationId"])
         ]
 
+    # -- record keeping --------------------------------------------------------------------
+
+    def _keep(
+        self, records: list[Any], entry: Any, keys: tuple[str, ...] | None = None
+    ) -> None:
+        """Append ``entry``; the one that just fell past ``records_kept`` is compacted to
+        ``keys`` (a rating, a stored message) or to a bare request (a :class:`Recorded`)."""
+        records.append(entry)
+        index = len(records) - 1 - self.records_kept
+        if index < 0:
+            return
+        old = records[index]
+        if keys is None:
+            old.json = None
+            old.headers, old.query = {}, {}
+        else:
+            records[index] = {key: old[key] for key in keys if key in old}
+
     # -- the one handler -------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -467,7 +501,7 @@ class GreenflashStandIn(StandIn):
         except asyncio.CancelledError:
             if record.answered_at is None and record.status is None and record.error is None:
                 record.error = "client disconnected before an answer"
-                self.abandoned.append(record)
+                self._keep(self.abandoned, record)
             raise
         finally:
             self.in_flight -= 1
@@ -477,7 +511,7 @@ class GreenflashStandIn(StandIn):
     ) -> web.StreamResponse:
         if fault is not None and fault.kind == "drop":
             record.error = "dropped by drop_next()"
-            self.failed.append(record)
+            self._keep(self.failed, record)
             if request.transport is not None:
                 request.transport.close()
             await asyncio.get_running_loop().create_future()  # cancelled by the disconnect
@@ -497,7 +531,7 @@ class GreenflashStandIn(StandIn):
             return self._fail(record, invalid.status, body, None, str(invalid))
         record.status = 200
         record.answered_at = time.monotonic()
-        self.accepted.append(record)
+        self._keep(self.accepted, record)
         return web.json_response(result, status=200)
 
     def _fail(
@@ -511,7 +545,7 @@ class GreenflashStandIn(StandIn):
         record.status = status
         record.error = why
         record.answered_at = time.monotonic()
-        self.failed.append(record)
+        self._keep(self.failed, record)
         return web.json_response(body, status=status, headers=headers)
 
     def _route(self, record: Recorded) -> Any:
@@ -577,7 +611,7 @@ class GreenflashStandIn(StandIn):
             stored = {**top, **item, "conversationId": conversation, "messageId": message_id}
             if "properties" in body:
                 stored["conversationProperties"] = body["properties"]
-            self._stored.append(stored)
+            self._keep(self._stored, stored, _MESSAGE_IDS)
             results.append({"messageId": message_id, "messageType": message_type,
                             "status": "created", "externalMessageId": external_id})
         self._participant(body["externalUserId"], body.get("externalOrganizationId"), {})
@@ -680,7 +714,7 @@ class GreenflashStandIn(StandIn):
                 problems.append(f"rating ({rating}) must be between {low} and {high}")
         if problems:
             raise _Invalid(400, problems)
-        self.ratings.append(body)
+        self._keep(self.ratings, body, _RATING_IDS)
         return {"success": True}
 
     def _events_create(self, record: Recorded) -> dict[str, Any]:

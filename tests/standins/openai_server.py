@@ -80,7 +80,9 @@ fault meant to reach the caller needs ``times=max_retries + 1`` or ``max_retries
 
 Records: ``requests`` holds the parsed JSON body of every chat completion request, failed
 ones included, in arrival order; ``request_headers`` holds the matching headers (names
-lower-cased).
+lower-cased). So that a long run fits in memory (every body carries the whole context),
+only the last ``requests_kept`` are kept whole: an older body keeps ``model`` and
+``stream`` only and its headers are emptied, so both lists' lengths stay exact.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ SNAPSHOTS: dict[str, str] = {
 
 REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
 
+REQUESTS_KEPT = 10_000  # chat completion requests kept whole; older ones are compacted
+
 
 def is_reasoning_model(model: str) -> bool:
     return model.startswith(REASONING_PREFIXES)
@@ -180,7 +184,8 @@ class _Fault:
 class OpenAIStandIn(StandIn):
     """An OpenAI-compatible server on 127.0.0.1; see the module docstring for the subset."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, requests_kept: int = REQUESTS_KEPT) -> None:
+        self.requests_kept = requests_kept
         self.models: set[str] = {"gpt-4o-mini", "gpt-4o", "gpt-5-mini", "o4-mini"}
         self.text_only_models: set[str] = set()
         """Models that play a text-only one (``gpt-3.5-turbo``): image parts get OpenAI's
@@ -286,6 +291,13 @@ class OpenAIStandIn(StandIn):
             await asyncio.sleep(0.005)
         return self.requests[:n]
 
+    def _compact(self, index: int) -> None:
+        """The request that just fell past ``requests_kept`` keeps ``model`` and ``stream``."""
+        if index >= 0:
+            old = self.requests[index]
+            self.requests[index] = {key: old[key] for key in ("model", "stream") if key in old}
+            self.request_headers[index] = {}
+
     # -- handlers --------------------------------------------------------------------------
 
     async def _prologue(self, request: web.Request) -> web.StreamResponse | _Fault | None:
@@ -339,6 +351,7 @@ class OpenAIStandIn(StandIn):
             body = {"_raw": raw.decode("utf-8", "replace")}
         self.requests.append(body if isinstance(body, dict) else {"_raw": body})
         self.request_headers.append({k.lower(): v for k, v in request.headers.items()})
+        self._compact(len(self.requests) - 1 - self.requests_kept)
 
         early = await self._prologue(request)
         if isinstance(early, web.StreamResponse):
