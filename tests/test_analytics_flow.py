@@ -243,8 +243,10 @@ async def test_one_person_with_two_guild_nicknames_is_identified_once(stands: St
     assert [(r.json["externalUserId"], r.json["name"]) for r in users] == [
         (ALICE["id"], ALICE["global_name"])
     ]
-    shown = [item["properties"]["discord_user_name"]
-             for item in stands.greenflash.stored_messages() if item["role"] == "user"]
+    # Fire-and-forget calls may land in any order; Greenflash orders items by createdAt.
+    questions = sorted((item for item in stands.greenflash.stored_messages()
+                        if item["role"] == "user"), key=lambda item: item["createdAt"])
+    shown = [item["properties"]["discord_user_name"] for item in questions]
     assert shown == ["Ally", "Alice of Beta", "Ally", "Alice of Beta"]
 
 
