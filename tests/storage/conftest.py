@@ -1,0 +1,115 @@
+"""Every storage test runs twice: on an SQLite file and on a real PostgreSQL server.
+
+The PostgreSQL server is started once per test session (tests/standins/postgres_server.py)
+and removed at the end; each test gets a fresh database on it, reached through the
+``postgres://`` URL Heroku would set. If the server cannot start, the PostgreSQL half of
+every test errors with the reason: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from bot.storage import Storage, StorageConfig, migrate
+from tests.standins.postgres_server import PostgresServer
+
+MODELS = ("gpt-4o-mini", "gpt-4o", "o3-mini")
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Backend:
+    name: str
+    config: StorageConfig
+    server: PostgresServer | None
+    sqlite_path: Path | None
+
+    def storage(self, **kwargs: Any) -> Storage:
+        """Another handle on the same database, as another worker process would open."""
+        overrides = kwargs.pop("config", {})
+        return Storage(replace(self.config, **overrides), **kwargs)
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        """The database stops answering: PostgreSQL is shut down; the SQLite file is locked
+        by another process's exclusive transaction, which makes SQLite refuse readers and
+        writers after its busy timeout ("database is locked")."""
+        if self.server is not None:
+            self.server.stop()
+            try:
+                yield
+            finally:
+                self.server.start()
+            return
+        assert self.sqlite_path is not None
+        blocker = sqlite3.connect(self.sqlite_path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """A database with no tables yet."""
+    config = StorageConfig(timeout=1.0, model_allowlist=MODELS)
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "bot.sqlite3"
+        return Backend("sqlite", replace(config, database_path=str(path)), None, path)
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return Backend(
+        "postgresql", replace(config, database_url=server.create_database()), server, None
+    )
+
+
+@pytest_asyncio.fixture
+async def backend(empty_backend: Backend) -> Backend:
+    """A database migrated to the current schema."""
+    probe = empty_backend.storage()
+    await migrate(probe.url)
+    await probe.close()
+    return empty_backend
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest_asyncio.fixture
+async def storage(backend: Backend, clock: FakeClock) -> AsyncIterator[Storage]:
+    store = backend.storage(clock=clock)
+    yield store
+    await store.close()
