@@ -120,10 +120,11 @@ class Storage:
         any other database, and prune usage past the retention window. ``None`` when the
         database does not answer: the bot then runs on defaults."""
         try:
-            if self.url.get_backend_name() == "sqlite":
-                await upgrade_engine(self._engine)
             async with asyncio.timeout(self.config.timeout):
                 state = await engine_state(self._engine)
+            if state is SchemaState.BEHIND and self.url.get_backend_name() == "sqlite":
+                await upgrade_engine(self._engine)
+                state = SchemaState.CURRENT
             if state is SchemaState.CURRENT:
                 await self.prune_usage()
         except DATABASE_ERRORS as error:

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy.engine import URL
 
-from bot.storage import Storage, StorageConfig, migrate
+from bot.storage import Storage, StorageConfig, engine_url, migrate
 from tests.standins.postgres_server import PostgresServer
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "o3-mini")
@@ -43,6 +44,10 @@ class Backend:
     config: StorageConfig
     server: PostgresServer | None
     sqlite_path: Path | None
+
+    @property
+    def url(self) -> URL:
+        return engine_url(self.config.database_url, self.config.database_path)
 
     def storage(self, **kwargs: Any) -> Storage:
         """Another handle on the same database, as another worker process would open."""
@@ -97,9 +102,7 @@ def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 @pytest_asyncio.fixture
 async def backend(empty_backend: Backend) -> Backend:
     """A database migrated to the current schema."""
-    probe = empty_backend.storage()
-    await migrate(probe.url)
-    await probe.close()
+    await migrate(empty_backend.url)
     return empty_backend
 
 
