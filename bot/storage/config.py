@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.settings import EnvReader
 from bot.storage.budget import Budget
+from bot.storage.urls import engine_url
 
 DEFAULT_DATABASE_PATH = "data/bot.sqlite3"
 # Discord caps an autocomplete choice's value at 100 characters.
@@ -54,8 +55,13 @@ class StorageConfig:
                 f"MODEL_ALLOWLIST names must be at most {MAX_MODEL_NAME} characters "
                 f"(got {too_long[0][:20]!r}...)"
             )
+        database_url = env.secret("DATABASE_URL", required=False)
+        try:
+            engine_url(database_url, DEFAULT_DATABASE_PATH)
+        except ValueError as error:
+            env.problems.append(str(error))
         config = cls(
-            database_url=env.secret("DATABASE_URL", required=False),
+            database_url=database_url,
             database_path=env.text("DATABASE_PATH", cls.database_path),
             timeout=env.number("DATABASE_TIMEOUT", cls.timeout, minimum=0.1),
             cache_seconds=env.number("SETTINGS_CACHE_SECONDS", cls.cache_seconds),

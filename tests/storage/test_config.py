@@ -42,8 +42,10 @@ def test_every_bad_value_is_reported_at_once() -> None:
                 "MODEL_ALLOWLIST": "m" * 101,
                 "DAILY_TOKEN_BUDGET": "lots",
                 "DATABASE_TIMEOUT": "0",
+                "DATABASE_URL": "mysql://bot:secret-password@db/bot",
             }
         )
     problems = " ".join(raised.value.problems)
-    for name in ("MODEL_ALLOWLIST", "DAILY_TOKEN_BUDGET", "DATABASE_TIMEOUT"):
+    assert "secret-password" not in problems
+    for name in ("MODEL_ALLOWLIST", "DAILY_TOKEN_BUDGET", "DATABASE_TIMEOUT", "DATABASE_URL"):
         assert name in problems
