@@ -50,4 +50,4 @@ class Health:
     def succeeded(self) -> None:
         if self.down:
             self.down = False
-            log.warning("database answering again: settings and budgets apply")
+            log.info("database answering again: settings and budgets apply")

@@ -14,6 +14,7 @@ from bot.storage import (
     MAX_PERSONA_CHARS,
     Budget,
     Storage,
+    StorageConfig,
     StorageUnavailable,
     Usage,
 )
@@ -288,3 +289,36 @@ async def test_usage_past_the_retention_window_is_pruned(backend: Backend) -> No
         assert await storage.prune_usage() == 1
     finally:
         await storage.close()
+
+
+async def test_a_server_that_accepts_but_never_answers_costs_one_bounded_wait(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A black-holed PostgreSQL (the connection opens, nothing comes back): the storage's
+    bound ends the wait, and the next calls do not wait again. (SQLite's counterpart, a
+    file locked by another process, is the outage test above.)"""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    storage = Storage(
+        StorageConfig(database_url=f"postgres://bot@127.0.0.1:{port}/bot", timeout=0.3)
+    )
+    caplog.set_level(logging.WARNING, logger="bot.storage")
+    try:
+        settings = await asyncio.wait_for(storage.settings_for(GUILD, CHANNEL), timeout=10)
+        assert (settings.persona, settings.model) == (None, "gpt-4o-mini")
+        assert len(silent) == 1
+        assert await storage.charge(GUILD, USER, tokens=1) is None
+        assert len(silent) == 1  # no second connection attempt inside the retry window
+        (warning,) = caplog.records
+        assert "TimeoutError" in warning.getMessage()
+    finally:
+        await storage.close()
+        for writer in silent:
+            writer.close()
+        server.close()
+        await server.wait_closed()
