@@ -10,6 +10,7 @@ announced publicly in one line, so people in the channel know what they are talk
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -108,23 +109,24 @@ class Assistant(commands.Cog):
         self.bot = bot
         self.storage = storage
 
-    async def _refused(self, interaction: discord.Interaction) -> bool:
-        """Answer a non-admin ephemerally; ``True`` when refused."""
+    async def _change(
+        self, interaction: discord.Interaction, save: Callable[[], Awaitable[Change]]
+    ) -> None:
+        """Every change: refuse non-admins and bad values ephemerally, else save and
+        announce it in the channel."""
         member = interaction.user
         role = self.storage.config.admin_role
-        if isinstance(member, discord.Member) and is_admin(member, role):
-            return False
-        await interaction.response.send_message(
-            NOT_ADMIN.format(role=f" or the {role} role" if role else ""), ephemeral=True
-        )
-        return True
-
-    async def _announce(self, interaction: discord.Interaction, change: Change) -> None:
+        if not (isinstance(member, discord.Member) and is_admin(member, role)):
+            refusal = NOT_ADMIN.format(role=f" or the {role} role" if role else "")
+            await interaction.response.send_message(refusal, ephemeral=True)
+            return
+        try:
+            change = await save()
+        except (ValueError, StorageUnavailable) as error:
+            text = NOT_SAVED if isinstance(error, StorageUnavailable) else str(error)
+            await interaction.response.send_message(text, ephemeral=True)
+            return
         await interaction.response.send_message(announcement(change))
-
-    async def _fail(self, interaction: discord.Interaction, error: Exception) -> None:
-        text = NOT_SAVED if isinstance(error, StorageUnavailable) else str(error)
-        await interaction.response.send_message(text, ephemeral=True)
 
     @persona.command(name="set", description="Give this channel (or thread) its own persona.")
     @app_commands.describe(text="The system prompt for this channel")
@@ -133,31 +135,23 @@ class Assistant(commands.Cog):
         interaction: discord.Interaction,
         text: app_commands.Range[str, 1, MAX_PERSONA_CHARS],
     ) -> None:
-        if await self._refused(interaction):
-            return
         channel_id, _ = _channel_ids(interaction)
-        try:
-            change = await self.storage.set_persona(
+        await self._change(
+            interaction,
+            lambda: self.storage.set_persona(
                 interaction.guild_id or 0, channel_id, text, by=interaction.user.id
-            )
-        except (ValueError, StorageUnavailable) as error:
-            await self._fail(interaction, error)
-            return
-        await self._announce(interaction, change)
+            ),
+        )
 
     @persona.command(name="clear", description="Go back to the default assistant here.")
     async def persona_clear(self, interaction: discord.Interaction) -> None:
-        if await self._refused(interaction):
-            return
         channel_id, _ = _channel_ids(interaction)
-        try:
-            change = await self.storage.clear_persona(
+        await self._change(
+            interaction,
+            lambda: self.storage.clear_persona(
                 interaction.guild_id or 0, channel_id, by=interaction.user.id
-            )
-        except StorageUnavailable as error:
-            await self._fail(interaction, error)
-            return
-        await self._announce(interaction, change)
+            ),
+        )
 
     @persona.command(name="show", description="The persona in effect in this channel.")
     async def persona_show(self, interaction: discord.Interaction) -> None:
@@ -179,20 +173,16 @@ class Assistant(commands.Cog):
         name: app_commands.Range[str, 1, 100],
         scope: Literal["channel", "server"] = "channel",
     ) -> None:
-        if await self._refused(interaction):
-            return
         channel_id, _ = _channel_ids(interaction)
-        try:
-            change = await self.storage.set_model(
+        await self._change(
+            interaction,
+            lambda: self.storage.set_model(
                 interaction.guild_id or 0,
                 channel_id if scope == "channel" else None,
                 name,
                 by=interaction.user.id,
-            )
-        except (ValueError, StorageUnavailable) as error:
-            await self._fail(interaction, error)
-            return
-        await self._announce(interaction, change)
+            ),
+        )
 
     @model_set.autocomplete("name")
     async def model_autocomplete(
@@ -225,17 +215,13 @@ class Assistant(commands.Cog):
         tokens: app_commands.Range[int, 0, 10**12] | None = None,
         messages: app_commands.Range[int, 0, 10**6] | None = None,
     ) -> None:
-        if await self._refused(interaction):
-            return
-        try:
-            change = await self.storage.set_budget(
+        await self._change(
+            interaction,
+            lambda: self.storage.set_budget(
                 interaction.guild_id or 0, tokens=tokens, messages=messages,
                 by=interaction.user.id,
-            )
-        except StorageUnavailable as error:
-            await self._fail(interaction, error)
-            return
-        await self._announce(interaction, change)
+            ),
+        )
 
     @budget.command(name="show", description="The daily budget here and your use today.")
     async def budget_show(self, interaction: discord.Interaction) -> None:

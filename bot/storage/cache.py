@@ -69,6 +69,3 @@ class TTLCache(Generic[K, V]):
             return False
         self.put(key, value)
         return True
-
-    def invalidate(self, key: K) -> None:
-        self._entries.pop(key, None)

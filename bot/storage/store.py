@@ -167,11 +167,6 @@ class Storage:
         guild = await self._guild(guild_id) if guild_id is not None else None
         return effective_budget(guild and guild.budget, self.config.default_budget)
 
-    async def guild_budget(self, guild_id: int) -> GuildBudget:
-        """The guild's own setting (``None`` parts follow the operator default)."""
-        guild = await self._guild(guild_id)
-        return guild.budget if guild else GuildBudget()
-
     async def usage(self, guild_id: int | None, user_id: int) -> Usage | None:
         """Today's usage (UTC day); ``None`` when the database cannot say."""
         gid = DM_GUILD if guild_id is None else guild_id
