@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,18 @@ class Backend:
         overrides = kwargs.pop("config", {})
         return Storage(replace(self.config, **overrides), **kwargs)
 
-    @contextmanager
-    def outage(self) -> Iterator[None]:
-        """The database stops answering: PostgreSQL is shut down; the SQLite file is locked
-        by another process's exclusive transaction, which makes SQLite refuse readers and
-        writers after its busy timeout ("database is locked")."""
+    @asynccontextmanager
+    async def outage(self, *users: Storage) -> AsyncIterator[None]:
+        """The database stops answering the ``users`` (the handles in use).
+
+        PostgreSQL is shut down, which also ends their pooled connections. An SQLite file
+        has no server to stop; its counterpart is the file becoming unusable under a
+        running bot: the handles' connections are closed (as a dead server drops them) and
+        another process holds the file in exclusive locking mode, so every new connection
+        gets "database is locked" after its busy timeout
+        (https://www.sqlite.org/pragma.html#pragma_locking_mode). In WAL mode every open
+        connection keeps a shared lock, which is why theirs must go first.
+        """
         if self.server is not None:
             self.server.stop()
             try:
@@ -66,8 +73,11 @@ class Backend:
             finally:
                 self.server.start()
             return
+        for storage in users:
+            await storage.close()
         assert self.sqlite_path is not None
         blocker = sqlite3.connect(self.sqlite_path, isolation_level=None)
+        blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
         blocker.execute("BEGIN EXCLUSIVE")
         try:
             yield

@@ -123,13 +123,12 @@ async def test_with_the_database_down_a_change_is_refused_and_show_gives_default
 ) -> None:
     storage = backend.storage(config={"timeout": 0.5})
     try:
-        async with assistant_bot(stands, storage):
-            with backend.outage():
-                refused = await answer(stands, "persona set", {"text": "Lost"})
-                assert refused["flags"] & EPHEMERAL
-                assert refused["content"] == NOT_SAVED
-                shown = await answer(stands, "model show")
-                assert f"`{MODELS[0]}`" in shown["content"]
+        async with assistant_bot(stands, storage), backend.outage(storage):
+            refused = await answer(stands, "persona set", {"text": "Lost"})
+            assert refused["flags"] & EPHEMERAL
+            assert refused["content"] == NOT_SAVED
+            shown = await answer(stands, "model show")
+            assert f"`{MODELS[0]}`" in shown["content"]
     finally:
         await storage.close()
 

@@ -123,7 +123,7 @@ async def test_prepare_migrates_the_embedded_sqlite_file_but_only_checks_a_serve
 async def test_prepare_on_an_unreachable_database_runs_on_defaults(backend: Backend) -> None:
     storage = backend.storage()
     try:
-        with backend.outage():
+        async with backend.outage(storage):
             assert await storage.prepare() is None
             assert (await storage.settings_for(GUILD, 1)).persona is None
     finally:

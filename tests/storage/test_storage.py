@@ -232,7 +232,7 @@ async def test_with_the_database_stopped_callers_get_defaults_and_one_warning(
     await storage.set_budget(GUILD, tokens=None, messages=1, by=ADMIN)
     await storage.charge(GUILD, ADMIN, tokens=5)
     caplog.set_level(logging.DEBUG, logger="bot.storage")
-    with backend.outage():
+    async with backend.outage(storage):
         for _ in range(5):
             fresh = await storage.settings_for(GUILD, OTHER_CHANNEL)
             assert (fresh.persona, fresh.model) == (None, MODELS[0])
