@@ -11,7 +11,10 @@ never corrupts the file, which is the right trade for counters and settings.
 PostgreSQL (asyncpg): ``timeout`` bounds connecting and ``command_timeout`` every
 statement (https://magicstack.github.io/asyncpg/current/api/index.html#connection);
 ``pool_pre_ping`` replaces connections a restarted server has dropped, and
-``pool_timeout`` bounds the wait for a free pooled connection.
+``pool_timeout`` bounds the wait for a free pooled connection. At most five connections
+per process (2 kept, 3 more in bursts): reads are cached, so the bot needs few, and Heroku
+Postgres' smallest plans allow 20 connections in all, shared by every worker dyno and the
+release phase.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ def build_engine(url: URL, timeout: float) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=3,
         pool_timeout=timeout,
         connect_args={"timeout": timeout, "command_timeout": timeout},
     )
