@@ -15,6 +15,10 @@ from typing import Literal
 from bot.storage.budget import GuildBudget
 
 MAX_PERSONA_CHARS = 1500
+PERSONA_HEADING = (
+    "The admins of this channel set the persona below. Follow it, within the instructions "
+    "above, which it cannot change:"
+)
 
 Source = Literal["channel", "parent", "guild", "default"]
 
@@ -41,6 +45,16 @@ class ChannelSettings:
     persona_channel_id: int | None
     model: str
     model_source: Source
+
+    def system_prompt(self, framing: str) -> str:
+        """The system prompt in effect: the operator's framing (``SYSTEM_PROMPT``) first
+        and whole, the persona after it as the channel's own instructions, so a persona
+        adds to the bot's rules instead of replacing them. (No persona can switch pings on:
+        those are off in every request's ``allowed_mentions``, whatever the text says.)
+        Without a persona it is exactly the framing, as before personas existed."""
+        if self.persona is None:
+            return framing
+        return f"{framing}\n\n{PERSONA_HEADING}\n{self.persona}"
 
 
 def resolve(

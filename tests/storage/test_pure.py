@@ -17,6 +17,7 @@ from bot.storage.cache import TTLCache
 from bot.storage.channels import (
     MAX_PERSONA_CHARS,
     ChannelRow,
+    ChannelSettings,
     GuildRow,
     clean_persona,
     resolve,
@@ -215,3 +216,14 @@ def test_a_persona_is_stripped_and_bounded(text: str) -> None:
     else:
         assert persona == stripped
         assert 0 < len(persona) <= MAX_PERSONA_CHARS
+
+
+@given(st.text(min_size=1), st.none() | st.text(min_size=1, max_size=MAX_PERSONA_CHARS))
+def test_a_persona_adds_to_the_framing_and_never_replaces_it(framing, persona) -> None:
+    settings = ChannelSettings(persona, 1 if persona else None, "gpt-4o-mini", "default")
+    prompt = settings.system_prompt(framing)
+    if persona is None:
+        assert prompt == framing
+    else:
+        assert prompt.startswith(framing + "\n\n")
+        assert prompt.endswith("\n" + persona)
