@@ -33,7 +33,19 @@ _COMPARED = (
     "integration_types",
     "default_member_permissions",
 )
-_DEFAULTS: dict[str, Any] = {"required": False, "autocomplete": False, "nsfw": False}
+# What Discord fills in when a field is left out or null (Application Command Object):
+# discord.py sends ``contexts``/``integration_types`` as null unless a command sets them,
+# and Discord answers with all three interaction contexts and the application's installation
+# contexts (guild install). Compared without these, the copies never match and every
+# restart would upload again.
+_DEFAULTS: dict[str, Any] = {
+    "required": False,
+    "autocomplete": False,
+    "nsfw": False,
+    "type": 1,
+    "contexts": [0, 1, 2],
+    "integration_types": [0],
+}
 
 
 def normalise(payload: Any) -> Any:
@@ -44,7 +56,9 @@ def normalise(payload: Any) -> Any:
         return payload
     result = {}
     for key in _COMPARED:
-        value = payload.get(key, _DEFAULTS.get(key))
+        value = payload.get(key)
+        if value is None:
+            value = _DEFAULTS.get(key)
         if value not in (None, [], {}) or key in _DEFAULTS:
             result[key] = normalise(value)
     return result

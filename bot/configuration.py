@@ -1,16 +1,40 @@
-"""Reading every configuration source once, for the bot and the doctor alike."""
+"""Reading every configuration source once, for the bot, ``doctor`` and ``invite`` alike."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import NamedTuple
+
 from bot.greenflash_client import GreenflashSettings
-from bot.products import ProductConfig
+from bot.products import PRODUCTS_FILE, ProductConfig
 from bot.settings import Settings, SettingsError
+from bot.startup import StartupSettings
+
+WHERE_SETTINGS_GO = (
+    "set them in .env (copy .env.example to .env and fill it in) "
+    "or, on Heroku, as config vars (heroku config:set NAME=value)"
+)
 
 
-def load_configuration() -> tuple[Settings, GreenflashSettings, ProductConfig]:
+class Configuration(NamedTuple):
+    settings: Settings
+    greenflash: GreenflashSettings
+    products: ProductConfig
+    startup: StartupSettings
+
+
+def shown_path(path: Path) -> str:
+    """The products file as the operator sees it in the checkout (``bot/products.toml``)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
     """All problems from all sources gathered into one :class:`SettingsError`."""
     problems: list[str] = []
-    settings = greenflash_settings = products = None
+    settings = greenflash_settings = products = startup = None
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -20,9 +44,14 @@ def load_configuration() -> tuple[Settings, GreenflashSettings, ProductConfig]:
     except SettingsError as error:
         problems += error.problems
     try:
-        products = ProductConfig.load()
+        startup = StartupSettings.from_env()
+    except SettingsError as error:
+        problems += error.problems
+    try:
+        products = ProductConfig.load(products_file)
     except ValueError as error:  # tomllib.TOMLDecodeError is a ValueError
-        problems.append(f"bot/products.toml: {error}")
-    if problems or settings is None or greenflash_settings is None or products is None:
+        problems.append(f"{shown_path(products_file)}: {error}")
+    if (problems or settings is None or greenflash_settings is None or products is None
+            or startup is None):
         raise SettingsError(problems)
-    return settings, greenflash_settings, products
+    return Configuration(settings, greenflash_settings, products, startup)

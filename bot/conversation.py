@@ -25,7 +25,12 @@ class Trigger(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """A user's message to the bot, reduced to what the model and analytics need."""
+    """A user's message to the bot, reduced to what the model and analytics need.
+
+    ``user_name`` is the name shown where they wrote (a guild nickname if they have one),
+    ``account_name`` the account-wide one (``global_name``, else ``username``): the first
+    labels the message, the second identifies the person once, whichever guild they are in.
+    """
 
     text: str
     message_id: int
@@ -33,6 +38,7 @@ class Prompt:
     user_id: int
     user_name: str
     username: str
+    account_name: str
     channel_id: int
     channel_name: str
     guild_id: int | None
@@ -58,6 +64,8 @@ class Reply:
     latency_ms: int
     usage: Usage = field(default_factory=Usage)
     cut_off: bool = False
+    finish_reason: str | None = None
+    refused: bool = False
 
     @property
     def message_id(self) -> int:

@@ -4,27 +4,44 @@ An operator runs this before the first deploy (``heroku run python -m bot doctor
 one line per check, PASS / WARN / FAIL, with the fix. It talks to each service the way the
 bot will — same SDKs, same base URLs — but only reads. Exit code 1 on any FAIL. Secrets are
 never printed: checks report what a secret unlocked, not the secret.
+
+The three services are checked at once and each one's lines are printed as soon as its
+checks end, each service bounded (``STARTUP_TIMEOUT``, at most 10 s), so on a network that
+swallows packets the operator sees the answer within seconds, not after minutes of silence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TextIO
 
+import aiohttp
 import discord
+import discord.http
 import greenflash
 import openai
 
-from bot.configuration import load_configuration
+from bot.configuration import WHERE_SETTINGS_GO, load_configuration
 from bot.greenflash_client import GreenflashSettings, build_client, describe
+from bot.llm import probe_model
 from bot.products import ProductConfig
 from bot.settings import Settings, SettingsError
+from bot.startup import (
+    GREENFLASH_DEFAULT_URL,
+    OPENAI_DEFAULT_URL,
+    Unreachable,
+    discord_within,
+    host_of,
+    reason,
+)
 
 _PRODUCTS_PAGE = 100
+CHECK_SECONDS = 10.0
 
 
 class Status(enum.StrEnum):
@@ -46,44 +63,60 @@ class Check:
         )
 
 
-async def check_discord(settings: Settings) -> list[Check]:
+async def check_discord(settings: Settings, seconds: float = CHECK_SECONDS) -> list[Check]:
+    """Lines found before a time-out are kept: a token that passed still shows."""
     client = discord.Client(intents=discord.Intents.none())
+    checks: list[Check] = []
     try:
-        return await _discord_checks(client, settings)
-    finally:  # a rejected login has opened the HTTP session too
+        await discord_within(_discord_checks(client, settings, checks), seconds, "the checks")
+    except Unreachable as error:
+        checks.append(Check(Status.FAIL, "Discord", str(error), "check the network"))
+    finally:  # closing ends a request left waiting, and a rejected login's session too
         await client.close()
+    return checks
 
 
-async def _discord_checks(client: discord.Client, settings: Settings) -> list[Check]:
+async def _discord_checks(
+    client: discord.Client, settings: Settings, checks: list[Check]
+) -> None:
     try:
         await client.login(settings.discord_token)
     except discord.LoginFailure:
-        return [
+        checks.append(
             Check(
                 Status.FAIL,
                 "Discord token",
                 "rejected by Discord",
                 "reset the token in the developer portal (Bot → Reset Token)",
             )
-        ]
-    except (discord.HTTPException, OSError) as error:
-        return [
-            Check(
-                Status.FAIL,
-                "Discord token",
-                f"could not reach Discord ({error})",
-                "check the network",
-            )
-        ]
-    checks = [Check(Status.PASS, "Discord token", f"valid, the bot is {client.user}")]
+        )
+        return
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        checks.append(_unreachable("Discord token", error))
+        return
+    checks.append(Check(Status.PASS, "Discord token", f"valid, the bot is {client.user}"))
     checks.append(_intent_check(settings, client.application))
-    guild_ids = {guild.id async for guild in client.fetch_guilds(limit=None)}
+    try:
+        guild_ids = {guild.id async for guild in client.fetch_guilds(limit=None)}
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        checks.append(_unreachable("Guilds", error))
+        return
     checks += _guild_checks(settings, guild_ids)
     checks += [
         await _channel_check(client, channel_id)
         for channel_id in sorted(settings.chat_channel_ids)
     ]
-    return checks
+
+
+def _unreachable(name: str, error: BaseException) -> Check:
+    status = getattr(error, "status", None)
+    cause = f"HTTP {status}" if status else reason(error, CHECK_SECONDS)
+    return Check(
+        Status.FAIL,
+        name,
+        f"could not reach Discord ({host_of(discord.http.Route.BASE)}: {cause})",
+        "check the network; https://discordstatus.com shows Discord's own outages",
+    )
 
 
 def _intent_check(settings: Settings, application: discord.AppInfo | None) -> Check:
@@ -140,6 +173,8 @@ async def _channel_check(client: discord.Client, channel_id: int) -> Check:
             "not visible to the bot",
             "give the bot View Channel there, or fix CHAT_CHANNEL_IDS",
         )
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        return _unreachable(name, error)
     return Check(Status.PASS, name, f"visible (#{getattr(channel, 'name', channel_id)})")
 
 
@@ -170,9 +205,15 @@ async def check_openai(settings: Settings) -> list[Check]:
         ]
     finally:
         await client.close()
+    probe = await probe_model(settings)
     return [
         Check(Status.PASS, "OpenAI key", "valid"),
-        Check(Status.PASS, "OpenAI model", f"{model.id!r} is available"),
+        Check(
+            Status.PASS if probe.ok else Status.FAIL,
+            "OpenAI model",
+            f"{model.id!r} is available; {probe.detail}",
+            probe.fix,
+        ),
     ]
 
 
@@ -220,7 +261,7 @@ async def check_greenflash(settings: GreenflashSettings, products: ProductConfig
                 Status.WARN,
                 "Greenflash product",
                 "none configured: analytics off",
-                "put default_product_id in bot/products.toml",
+                "put default_product_id in bot/products.toml, above the [guild_products] table",
             )
         )
     checks += [
@@ -235,35 +276,88 @@ async def check_greenflash(settings: GreenflashSettings, products: ProductConfig
     return checks
 
 
-async def diagnose(
-    settings: Settings, greenflash_settings: GreenflashSettings, products: ProductConfig
+async def _bounded(
+    service: str, url: str, checks: Awaitable[list[Check]], seconds: float
 ) -> list[Check]:
-    results = await asyncio.gather(
-        check_discord(settings),
-        check_openai(settings),
-        check_greenflash(greenflash_settings, products),
-    )
-    return [check for checks in results for check in checks]
+    """The SDKs' calls may be cancelled (unlike discord.py's), so a plain time-out."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await checks
+    except TimeoutError:
+        return [
+            Check(
+                Status.FAIL,
+                service,
+                f"{host_of(url)} gave no answer within {seconds:g} s",
+                f"check {service.upper()}_BASE_URL and the network",
+            )
+        ]
 
 
-def report(checks: Iterable[Check], out: TextIO) -> int:
-    failed = False
+async def diagnose_each(
+    settings: Settings,
+    greenflash_settings: GreenflashSettings,
+    products: ProductConfig,
+    seconds: float = CHECK_SECONDS,
+) -> AsyncIterator[list[Check]]:
+    """Each service's checks, in the order they finish."""
+    openai_url = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
+    greenflash_url = greenflash_settings.base_url or GREENFLASH_DEFAULT_URL
+    pending = [
+        check_discord(settings, seconds),
+        _bounded("OpenAI", openai_url, check_openai(settings), seconds),
+        _bounded("Greenflash", greenflash_url,
+                 check_greenflash(greenflash_settings, products), seconds),
+    ]
+    for finished in asyncio.as_completed(pending):
+        yield await finished
+
+
+async def diagnose(
+    settings: Settings,
+    greenflash_settings: GreenflashSettings,
+    products: ProductConfig,
+    seconds: float = CHECK_SECONDS,
+) -> list[Check]:
+    return [
+        check
+        async for checks in diagnose_each(settings, greenflash_settings, products, seconds)
+        for check in checks
+    ]
+
+
+def _print(checks: list[Check], out: TextIO) -> bool:
+    """Prints at once (a log drain shows each line as it comes); True if any FAILed."""
     for check in checks:
-        print(check.line(), file=out)
-        failed = failed or check.status is Status.FAIL
+        print(check.line(), file=out, flush=True)
+    return any(check.status is Status.FAIL for check in checks)
+
+
+async def _report_each(
+    settings: Settings,
+    greenflash_settings: GreenflashSettings,
+    products: ProductConfig,
+    seconds: float,
+    out: TextIO,
+) -> int:
+    failed = False
+    async for checks in diagnose_each(settings, greenflash_settings, products, seconds):
+        failed = _print(checks, out) or failed
     return 1 if failed else 0
 
 
 def run_doctor(out: TextIO = sys.stdout) -> int:
     """Configuration problems are FAILs too; the services are only asked once it loads."""
     try:
-        settings, greenflash_settings, products = load_configuration()
+        config = load_configuration()
     except SettingsError as error:
-        return report(
-            (
-                Check(Status.FAIL, "Configuration", problem, "see .env.example")
-                for problem in error.problems
-            ),
+        _print(
+            [Check(Status.FAIL, "Configuration", problem, WHERE_SETTINGS_GO)
+             for problem in error.problems],
             out,
         )
-    return report(asyncio.run(diagnose(settings, greenflash_settings, products)), out)
+        return 1
+    seconds = min(config.startup.timeout, CHECK_SECONDS)
+    return asyncio.run(
+        _report_each(config.settings, config.greenflash, config.products, seconds, out)
+    )

@@ -21,7 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import greenflash
@@ -29,7 +29,7 @@ import httpx
 
 from bot.conversation import Prompt, Reply
 from bot.foreground import Foreground
-from bot.outage import Reachability
+from bot.outage import Reachability, never_sent
 from bot.products import ProductConfig
 from bot.settings import EnvReader
 
@@ -93,11 +93,19 @@ def build_client(settings: GreenflashSettings) -> greenflash.AsyncGreenflash | N
 def describe(error: BaseException) -> str:
     """An error as a log line can show it: the class and status, never request headers."""
     status = getattr(error, "status_code", None)
-    return f"{type(error).__name__}" + (f" (HTTP {status})" if status else "")
+    if status:
+        return f"{type(error).__name__} (HTTP {status})"
+    if isinstance(error, greenflash.APIConnectionError):
+        outcome = "no connection" if never_sent(error) else "sent, no answer: outcome unknown"
+        return f"{type(error).__name__} ({outcome})"
+    return type(error).__name__
 
 
 class _SeenCache:
-    """Bounded id → name memory, so identifying users stays once per process and flat."""
+    """Bounded id → name memory, so identifying stays once per process and flat.
+
+    Users are keyed on their account-wide name, never a guild nickname: someone known by
+    two nicknames in two guilds is still one person, identified once."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -152,6 +160,8 @@ class Analytics:
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._users = _SeenCache(identity_cache_size)
         self._guilds = _SeenCache(identity_cache_size)
+        # Ratings go out once: the SDK retries timeouts, and a rating has no idempotency key.
+        self._once = client.with_options(max_retries=0) if client is not None else None
 
     @property
     def enabled(self) -> bool:
@@ -281,7 +291,12 @@ class Analytics:
             "content": prompt.text,
             "external_message_id": str(prompt.message_id),
             "created_at": prompt.created_at,
-            "properties": {"trigger": str(prompt.trigger), "truncated": prompt.truncated},
+            "properties": {
+                "trigger": str(prompt.trigger),
+                "truncated": prompt.truncated,
+                "discord_user_id": str(prompt.user_id),
+                "discord_user_name": prompt.user_name,
+            },
         }
         await self._create_message(prompt, item, self.model)
 
@@ -301,6 +316,10 @@ class Analytics:
                 "completion_tokens": reply.usage.completion_tokens,
                 "discord_messages": len(reply.message_ids),
                 "cut_off": reply.cut_off,
+                "finish_reason": reply.finish_reason,
+                "refusal": reply.refused,
+                "in_reply_to_user_id": str(prompt.user_id),
+                "in_reply_to_user_name": prompt.user_name,
             },
         }
         await self._create_message(prompt, item, reply.model)
@@ -311,7 +330,7 @@ class Analytics:
         """Identify the user, and the guild, the first time this process sees them."""
         if not self.enabled:
             return
-        if self._users.claim(prompt.user_id, prompt.user_name):
+        if self._users.claim(prompt.user_id, prompt.account_name):
             self._spawn(self._identify_user(prompt))
         if prompt.guild_id is not None and prompt.guild_name is not None:
             self.identify_guild(prompt.guild_id, prompt.guild_name)
@@ -329,7 +348,7 @@ class Analytics:
             str(prompt.channel_id),
             lambda: client.users.create(
                 external_user_id=str(prompt.user_id),
-                name=prompt.user_name,
+                name=prompt.account_name,
                 properties={"username": prompt.username, "platform": "discord"},
             ),
         )
@@ -369,11 +388,17 @@ class Analytics:
 
         ``rated_at`` is when the person acted: calls can land out of order (a reaction on an
         old reply is traced through Discord first), and the latest rating is the one that
-        counts."""
+        counts.
+
+        Sent at most once per call: Greenflash has no idempotency key for ratings, so a
+        rating that reached Greenflash and was re-sent would be stored twice. The SDK's
+        retries are off for it (they re-send timeouts) and the outage hold re-sends only
+        what never reached Greenflash (:mod:`bot.outage`); a rating whose outcome is
+        unknown counts as failed."""
         destination = self._destination(guild_id)
-        if destination is None:
+        if destination is None or self._once is None:
             return
-        client, product_id = destination
+        client, product_id = self._once, destination[1]
         optional: dict[str, str] = {}
         if message_id is not None:
             optional["external_message_id"] = str(message_id)
@@ -393,20 +418,51 @@ class Analytics:
             ),
         )
 
+    def prompt_deleted(
+        self,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        message_id: int,
+        author_id: int | None,
+        deleted_at: datetime,
+    ) -> None:
+        """A logged prompt deleted before its reply: a neutral ``prompt_deleted`` event, so
+        the conversation in Greenflash explains the missing answer. Discord does not say
+        who deleted a message; ``author_id`` is its author when discord.py still has it."""
+        self._spawn(
+            self.record_event(
+                "prompt_deleted",
+                guild_id=guild_id,
+                conversation_id=channel_id,
+                user_id=author_id,
+                source_id=message_id,
+                influence="neutral",
+                value="deleted before the reply",
+                occurred_at=deleted_at,
+            )
+        )
+
     async def record_event(
         self,
         event_type: str,
         *,
         guild_id: int | None,
         conversation_id: int,
-        user_id: int,
+        user_id: int | None,
         source_id: int,
         influence: Influence,
         value: str,
         properties: dict[str, object] | None = None,
+        occurred_at: datetime | None = None,
     ) -> None:
         """An outcome tied to a conversation. ``insert_id`` is derived from the Discord id
-        that caused it, so a retried call cannot count the outcome twice."""
+        that caused it, so a retried call cannot count the outcome twice.
+
+        ``event_at`` is ``occurred_at``, the Discord time of what caused the event, else
+        the moment this is called (before the call can wait in the outage hold), so an
+        event held through an outage keeps the time it happened."""
+        event_at = occurred_at or datetime.now(UTC)
         destination = self._destination(guild_id)
         if destination is None:
             return
@@ -414,6 +470,8 @@ class Analytics:
         optional: dict[str, str] = {}
         if guild_id is not None:
             optional["external_organization_id"] = str(guild_id)
+        if user_id is not None:
+            optional["external_user_id"] = str(user_id)
         await self._send(
             f"{event_type} event",
             str(conversation_id),
@@ -423,7 +481,7 @@ class Analytics:
                 value=value,
                 influence=influence,
                 external_conversation_id=str(conversation_id),
-                external_user_id=str(user_id),
+                event_at=event_at,
                 insert_id=f"{event_type}:{source_id}",
                 properties=properties or {},
                 **optional,

@@ -4,6 +4,28 @@ The OpenAI SDK already retries 429/5xx with backoff and enforces the timeout, so
 only shapes the request and turns the SDK's error classes into one polite sentence a Discord
 user can act on. Streaming and non-streaming share one entry point so the chat cog does not
 care which the operator chose (some OpenAI-compatible servers cannot stream).
+
+The request shape fits every current OpenAI model and older OpenAI-compatible servers:
+
+* The token limit is sent as ``max_completion_tokens`` (reasoning models, the gpt-5 family
+  and the o-series, reject ``max_tokens`` with a 400 ``unsupported_parameter``). With
+  ``OPENAI_TOKEN_PARAMETER=auto`` a 400 that names the parameter as unsupported or
+  unrecognised (older compatible servers only know ``max_tokens``) is answered by one retry
+  with the other name, which is then kept for the life of the process.
+* ``temperature`` and ``reasoning_effort`` are sent only when the operator set them:
+  reasoning models refuse any temperature but the default (400 ``unsupported_value``).
+* ``OPENAI_EXTRA_BODY`` goes out through the SDK's ``extra_body``, for provider fields the
+  SDK does not know.
+
+Timeouts and retries (a generation may take a minute, and a long answer must not be billed
+three times): ``OPENAI_TIMEOUT`` bounds each wait for the server's next bytes, which for a
+non-streamed answer is the whole generation and for a stream the gap between chunks;
+``OPENAI_CONNECT_TIMEOUT`` bounds connecting. The SDK retries (``OPENAI_MAX_RETRIES``) what
+was never billed: connection failures, connect timeouts, 429 and 5xx. A read timeout means
+the request reached the server, which may still be generating (and billing) the answer, so
+:class:`_ReadTimeoutIsFinal` reports it at once instead of letting the SDK send it again; a
+stream cut mid-way is never replayed by the SDK either (openai >= 3.14 README, "Handling
+errors").
 """
 
 from __future__ import annotations
@@ -12,12 +34,15 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import httpx2
 import openai
 
 from bot.conversation import Usage
 from bot.memory import Turn
 from bot.settings import Settings
+from bot.splitting import close_open_fence
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +77,11 @@ POLITE = {
 }
 
 
+def is_polite_failure(content: str) -> bool:
+    """A message the bot posted for a failed model call (possibly after a cut-off stream)."""
+    return content.endswith(tuple(POLITE.values()))
+
+
 class ModelError(Exception):
     """A failed model call, carrying what the user should read and what was shown so far."""
 
@@ -65,11 +95,59 @@ class ModelError(Exception):
         return POLITE[self.kind]
 
 
+LENGTH_NOTE = "⚠️ *The answer was cut short (token limit).*"
+PROBE_TOKENS = 32
+"""Tokens the doctor's probe allows: enough for a reply from a chat model; a reasoning
+model may spend them all thinking, which still proves the request shape was accepted."""
+
+
 @dataclass(frozen=True, slots=True)
 class Completion:
+    """The model's answer. ``finish_reason`` is the API's own ("stop", "length", ...)."""
+
     text: str
     model: str
     usage: Usage
+    finish_reason: str | None = None
+    refused: bool = False
+
+    @property
+    def cut_off(self) -> bool:
+        """The token limit ended the answer: the user must not take it as complete."""
+        return self.finish_reason == "length"
+
+    @property
+    def shown_text(self) -> str:
+        """The text as the user should see it: a cut-short answer says so at its end."""
+        if not self.cut_off:
+            return self.text
+        return f"{close_open_fence(self.text)}\n\n{LENGTH_NOTE}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What the doctor reports: did the model accept the bot's request shape."""
+
+    ok: bool
+    detail: str
+    refused_parameter: str | None = None
+
+    @property
+    def fix(self) -> str:
+        if self.ok:
+            return ""
+        if self.refused_parameter is None:
+            return "check OPENAI_MODEL, OPENAI_BASE_URL and OPENAI_EXTRA_BODY"
+        setting = _SETTING_FOR.get(self.refused_parameter, "OPENAI_EXTRA_BODY")
+        return f"change or unset {setting}"
+
+
+_SETTING_FOR = {
+    "temperature": "OPENAI_TEMPERATURE",
+    "reasoning_effort": "OPENAI_REASONING_EFFORT",
+    "max_tokens": "OPENAI_TOKEN_PARAMETER",
+    "max_completion_tokens": "OPENAI_TOKEN_PARAMETER",
+}
 
 
 def classify_error(error: Exception) -> FailureKind:
@@ -91,6 +169,41 @@ def classify_error(error: Exception) -> FailureKind:
             return FailureKind.SERVER_ERROR
 
 
+class _ReadTimeoutIsFinal(httpx2.AsyncBaseTransport):
+    """Reports a read timeout as :class:`openai.APITimeoutError` so the SDK does not retry it.
+
+    The SDK retries every timeout (``openai/_base_client.py``, ``except timeout_exceptions()``)
+    but propagates an ``OpenAIError`` raised by the transport as it is, without retrying. A
+    read timeout happens after the request was sent, when the server may be generating the
+    answer; sending it again would pay for it again. Connect timeouts stay retryable.
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except httpx2.ReadTimeout as error:
+            raise openai.APITimeoutError(request=request) from error
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _server_message(error: openai.APIStatusError) -> str:
+    """The ``message`` of the server's error object, without the SDK's status prefix."""
+    body = error.body
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else error.message
+
+
+def _refuses(error: openai.BadRequestError, parameter: str) -> bool:
+    """A 400 about ``parameter``: OpenAI names it in ``param``; older servers only in the
+    message ("Unrecognized request argument supplied: max_completion_tokens")."""
+    return error.param == parameter or parameter in _server_message(error)
+
+
 class ChatModel:
     """The bot's model, configured once from :class:`Settings`."""
 
@@ -99,12 +212,22 @@ class ChatModel:
         self.system_prompt = settings.system_prompt
         self.max_tokens = settings.max_tokens
         self.temperature = settings.temperature
+        self.reasoning_effort = settings.reasoning_effort
+        self.extra_body = settings.extra_body
         self.stream = settings.stream_replies
+        self.adapt_token_parameter = settings.token_parameter == "auto"
+        self.token_parameter = (
+            "max_completion_tokens" if self.adapt_token_parameter else settings.token_parameter
+        )
+        timeout = httpx2.Timeout(settings.openai_timeout, connect=settings.openai_connect_timeout)
         # base_url comes from OPENAI_BASE_URL, read by the SDK itself.
         self.client = client or openai.AsyncOpenAI(
             api_key=settings.openai_api_key,
-            timeout=settings.openai_timeout,
+            timeout=timeout,
             max_retries=settings.openai_max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(
+                timeout=timeout, transport=_ReadTimeoutIsFinal(httpx2.AsyncHTTPTransport())
+            ),
         )
 
     def build_messages(self, turns: Sequence[Turn]) -> list[dict[str, str]]:
@@ -143,15 +266,62 @@ class ChatModel:
             )
             raise ModelError(kind, str(error), shown) from error
 
-    async def _complete(self, turns: Sequence[Turn]) -> Completion:
-        response = await self.client.chat.completions.create(
-            model=self.model,
-            messages=self.build_messages(turns),  # type: ignore[arg-type]
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
+    def _params(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            self.token_parameter: max_tokens,
+        }
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if self.reasoning_effort is not None:
+            params["reasoning_effort"] = self.reasoning_effort
+        if self.extra_body:
+            params["extra_body"] = self.extra_body
+        return params
+
+    def _tunable_fields(self) -> list[str]:
+        """The request fields an operator's settings put there, as a 400 may name them."""
+        fixed = {"model", "messages", "extra_body"}
+        return [name for name in self._params([], 1) if name not in fixed] + [*self.extra_body]
+
+    def _adapt(self, error: openai.BadRequestError) -> bool:
+        """Switch the token parameter's name when the server refused the one sent."""
+        if not self.adapt_token_parameter or not _refuses(error, self.token_parameter):
+            return False
+        other = "max_tokens" if self.token_parameter == "max_completion_tokens" else (
+            "max_completion_tokens"
         )
+        log.warning(
+            "the model server refused %r; sending %r from now on (set OPENAI_TOKEN_PARAMETER "
+            "to skip this check)", self.token_parameter, other,
+        )
+        self.token_parameter = other
+        return True
+
+    async def _create(
+        self, messages: list[dict[str, str]], *, max_tokens: int, **extra: Any
+    ) -> Any:
+        """``chat.completions.create`` with the bot's parameters, adapting the token
+        parameter's name once when the server refuses it."""
+        try:
+            return await self.client.chat.completions.create(
+                **self._params(messages, max_tokens), **extra
+            )
+        except openai.BadRequestError as error:
+            if not self._adapt(error):
+                raise
+        return await self.client.chat.completions.create(
+            **self._params(messages, max_tokens), **extra
+        )
+
+    async def _complete(self, turns: Sequence[Turn]) -> Completion:
+        response = await self._create(self.build_messages(turns), max_tokens=self.max_tokens)
         choice = response.choices[0] if response.choices else None
-        text = (choice.message.content or choice.message.refusal or "") if choice else ""
+        message = choice.message if choice else None
+        content = (message.content or "") if message else ""
+        refusal = (message.refusal or "") if message else ""
+        text = content or refusal
         if not text.strip():
             raise ModelError(FailureKind.EMPTY, "no content in completion")
         usage = response.usage
@@ -159,17 +329,19 @@ class ChatModel:
             text=text,
             model=response.model or self.model,
             usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+            finish_reason=choice.finish_reason if choice else None,
+            refused=bool(refusal) and not content,
         )
 
     async def _stream(self, turns: Sequence[Turn], on_text: OnText) -> Completion:
-        text = ""
+        content = ""
+        refusal = ""
         model = self.model
         usage = Usage()
-        stream = await self.client.chat.completions.create(
-            model=self.model,
-            messages=self.build_messages(turns),  # type: ignore[arg-type]
+        finish_reason: str | None = None
+        stream = await self._create(
+            self.build_messages(turns),
             max_tokens=self.max_tokens,
-            temperature=self.temperature,
             stream=True,
             stream_options={"include_usage": True},
         )
@@ -178,14 +350,63 @@ class ChatModel:
                 model = chunk.model or model
                 if chunk.usage:
                     usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                delta = chunk.choices[0].delta if chunk.choices else None
-                piece = (delta.content or delta.refusal or "") if delta else ""
-                if piece:
-                    text += piece
-                    await on_text(text)
+                choice = chunk.choices[0] if chunk.choices else None
+                if choice is None:
+                    continue
+                finish_reason = choice.finish_reason or finish_reason
+                delta = choice.delta
+                if delta.content:
+                    content += delta.content
+                if delta.refusal:
+                    refusal += delta.refusal
+                if delta.content or delta.refusal:
+                    await on_text(content or refusal)
+        text = content or refusal
         if not text.strip():
             raise ModelError(FailureKind.EMPTY, "stream ended without content")
-        return Completion(text=text, model=model, usage=usage)
+        return Completion(
+            text=text, model=model, usage=usage, finish_reason=finish_reason,
+            refused=bool(refusal) and not content,
+        )
+
+    async def probe(self) -> ProbeResult:
+        """One small completion with the bot's own request shape, for ``doctor``.
+
+        An answer cut by the small token limit, even an empty one (a reasoning model may
+        spend every token thinking), still proves the parameters were accepted.
+        """
+        messages = [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": "Reply with the word OK."},
+        ]
+        try:
+            response = await self._create(messages, max_tokens=PROBE_TOKENS)
+        except openai.BadRequestError as error:
+            refused = error.param if isinstance(error.param, str) else next(
+                (field for field in self._tunable_fields() if _refuses(error, field)), None
+            )
+            named = f"refused {refused!r}: " if refused else "refused the request: "
+            return ProbeResult(False, named + _server_message(error), refused)
+        except openai.APIError as error:
+            return ProbeResult(False, f"could not complete: {classify_error(error)} ({error})")
+        choice = response.choices[0] if response.choices else None
+        finish = choice.finish_reason if choice else None
+        if finish not in {"stop", "length"}:
+            return ProbeResult(False, f"answered with finish_reason={finish!r}")
+        return ProbeResult(
+            True,
+            f"{response.model or self.model!r} accepts the bot's request "
+            f"({self.token_parameter}, finish_reason={finish})",
+        )
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def probe_model(settings: Settings) -> ProbeResult:
+    """:meth:`ChatModel.probe` with a model of its own, closed afterwards."""
+    model = ChatModel(settings)
+    try:
+        return await model.probe()
+    finally:
+        await model.close()

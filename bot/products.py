@@ -8,6 +8,17 @@ from pathlib import Path
 
 PRODUCTS_FILE = Path(__file__).with_name("products.toml")
 
+_TOP_LEVEL = ("default_product_id",)
+
+
+def _misplaced(key: str) -> str:
+    """In TOML every ``key = value`` after a ``[table]`` header belongs to that table, so a
+    line appended at the end of the file lands in ``[guild_products]``."""
+    return (
+        f"{key} is inside the [guild_products] table (every line after a [table] header "
+        f"belongs to that table): move it above the [guild_products] table"
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class ProductConfig:
@@ -16,14 +27,25 @@ class ProductConfig:
 
     @classmethod
     def load(cls, path: Path = PRODUCTS_FILE) -> ProductConfig:
-        """Read the file; a malformed file is a start-up error (ValueError), never a guess."""
+        """Read the file; a malformed file is a start-up error (ValueError), never a guess.
+        Messages leave the file's name to the caller, which names it once."""
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         default = str(data.get("default_product_id") or "").strip() or None
+        table = data.get("guild_products") or {}
+        if not isinstance(table, dict):
+            raise ValueError("guild_products must be a table: [guild_products]")
         guilds: dict[int, str] = {}
-        for guild_id, product_id in (data.get("guild_products") or {}).items():
-            if not str(guild_id).isdigit() or not str(product_id).strip():
-                raise ValueError(f"{path.name}: guild_products entry {guild_id!r} is not valid")
-            guilds[int(guild_id)] = str(product_id).strip()
+        for guild_id, product_id in table.items():
+            if guild_id in _TOP_LEVEL:
+                raise ValueError(_misplaced(guild_id))
+            if not str(guild_id).isdigit():
+                raise ValueError(
+                    f"guild_products entry {guild_id!r} is not a guild id: entries there are "
+                    f'"<guild id>" = "<product id>"'
+                )
+            if not isinstance(product_id, str) or not product_id.strip():
+                raise ValueError(f"guild_products entry {guild_id!r} needs a product id")
+            guilds[int(guild_id)] = product_id.strip()
         return cls(default_product_id=default, guild_products=guilds)
 
     @property

@@ -9,9 +9,29 @@ which reuses :class:`EnvReader` for the same error reporting.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, get_args
+
+from openai.types.shared.reasoning_effort import ReasoningEffort
+
+T = TypeVar("T", int, float)
+
+REASONING_EFFORTS: tuple[str, ...] = tuple(
+    value for arg in get_args(ReasoningEffort) for value in get_args(arg)
+)
+"""The values the installed openai SDK accepts for ``reasoning_effort``."""
+
+TOKEN_PARAMETERS = ("auto", "max_completion_tokens", "max_tokens")
+
+BOT_REQUEST_FIELDS = frozenset({
+    "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+    "temperature", "reasoning_effort",
+})
+"""Fields the bot sets itself; OPENAI_EXTRA_BODY may not override them (the SDK merges
+``extra_body`` over the request, so an override would silently change the bot's request)."""
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Discord server. Answer concisely and use Discord "
@@ -48,32 +68,73 @@ class EnvReader:
     def text(self, name: str, default: str) -> str:
         return self._raw(name) or default
 
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+    def _converted(self, name: str, convert: Callable[[str], T], kind: str) -> T | None:
+        """The variable converted, or None when unset or (reported) unreadable."""
         raw = self._raw(name)
         if raw is None:
-            return default
+            return None
         try:
-            value = int(raw)
+            return convert(raw)
         except ValueError:
-            self.problems.append(f"{name} must be a whole number (got {raw!r})")
+            self.problems.append(f"{name} must be {kind} (got {raw!r})")
+            return None
+
+    def _at_least(self, name: str, value: T | None, default: T, minimum: float) -> T:
+        if value is None:
             return default
         if value < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {value})")
             return default
         return value
 
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        value = self._converted(name, int, "a whole number")
+        return self._at_least(name, value, default, minimum)
+
     def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self._converted(name, float, "a number")
+        return self._at_least(name, value, default, minimum)
+
+    def optional_number(
+        self, name: str, *, minimum: float, maximum: float
+    ) -> float | None:
+        """A number within the API's range, or None when unset: the API's default applies."""
+        value = self._converted(name, float, "a number")
+        if value is not None and not minimum <= value <= maximum:
+            self.problems.append(
+                f"{name} must be between {minimum:g} and {maximum:g} (got {value:g})"
+            )
+            return None
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
         raw = self._raw(name)
         if raw is None:
             return default
+        if raw.lower() not in choices:
+            self.problems.append(f"{name} must be one of {', '.join(choices)} (got {raw!r})")
+            return default
+        return raw.lower()
+
+    def json_object(self, name: str, *, reserved: frozenset[str]) -> dict[str, Any]:
+        """A JSON object whose keys stay clear of ``reserved``."""
+        raw = self._raw(name)
+        if raw is None:
+            return {}
         try:
-            value = float(raw)
-        except ValueError:
-            self.problems.append(f"{name} must be a number (got {raw!r})")
-            return default
-        if value < minimum:
-            self.problems.append(f"{name} must be at least {minimum} (got {value})")
-            return default
+            value = json.loads(raw)
+        except ValueError as error:
+            self.problems.append(f"{name} must be a JSON object ({error.msg} at {error.pos})")
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"{name} must be a JSON object (got {type(value).__name__})")
+            return {}
+        if clash := sorted(reserved & value.keys()):
+            self.problems.append(
+                f"{name} must not set {', '.join(clash)}: the bot sets them (use the "
+                "dedicated setting)"
+            )
+            return {}
         return value
 
     def flag(self, name: str, default: bool) -> bool:
@@ -113,8 +174,12 @@ class Settings:
     model: str = "gpt-4o-mini"
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_tokens: int = 800
-    temperature: float = 0.7
-    openai_timeout: float = 30.0
+    temperature: float | None = None
+    reasoning_effort: str | None = None
+    token_parameter: str = "auto"
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    openai_timeout: float = 120.0
+    openai_connect_timeout: float = 5.0
     openai_max_retries: int = 2
     stream_replies: bool = True
     answer_dms: bool = True
@@ -146,8 +211,16 @@ class Settings:
             model=env.text("OPENAI_MODEL", cls.model),
             system_prompt=env.text("SYSTEM_PROMPT", cls.system_prompt),
             max_tokens=env.integer("OPENAI_MAX_TOKENS", cls.max_tokens, minimum=1),
-            temperature=env.number("OPENAI_TEMPERATURE", cls.temperature),
+            temperature=env.optional_number("OPENAI_TEMPERATURE", minimum=0.0, maximum=2.0),
+            reasoning_effort=env.choice("OPENAI_REASONING_EFFORT", REASONING_EFFORTS, None),
+            token_parameter=env.choice(
+                "OPENAI_TOKEN_PARAMETER", TOKEN_PARAMETERS, cls.token_parameter
+            ) or cls.token_parameter,
+            extra_body=env.json_object("OPENAI_EXTRA_BODY", reserved=BOT_REQUEST_FIELDS),
             openai_timeout=env.number("OPENAI_TIMEOUT", cls.openai_timeout, minimum=1.0),
+            openai_connect_timeout=env.number(
+                "OPENAI_CONNECT_TIMEOUT", cls.openai_connect_timeout, minimum=0.5
+            ),
             openai_max_retries=env.integer("OPENAI_MAX_RETRIES", cls.openai_max_retries),
             stream_replies=env.flag("STREAM_REPLIES", cls.stream_replies),
             answer_dms=env.flag("ANSWER_DMS", cls.answer_dms),

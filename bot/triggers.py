@@ -9,6 +9,8 @@ clearly speak to the bot.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 
 import discord
 
@@ -26,6 +28,19 @@ def replied_to_bot(message: discord.Message, bot_id: int) -> bool:
     reference = message.reference
     resolved = reference.resolved if reference else None
     return isinstance(resolved, discord.Message) and resolved.author.id == bot_id
+
+
+def own_role(role: discord.Role, bot_id: int) -> bool:
+    """The role Discord manages for the bot (``tags.bot_id``): its autocomplete offers it
+    next to the bot's user, and people pick either to address the bot."""
+    tags = role.tags
+    return tags is not None and tags.bot_id == bot_id
+
+
+def mentions_bot(message: discord.Message, bot_id: int) -> bool:
+    return any(user.id == bot_id for user in message.mentions) or any(
+        own_role(role, bot_id) for role in message.role_mentions
+    )
 
 
 def in_chat_channel(channel: object, settings: Settings) -> bool:
@@ -46,7 +61,7 @@ def classify(
         return Trigger.DM if settings.answer_dms else None
     if not settings.guild_allowed(message.guild.id):
         return None
-    mentioned = any(user.id == bot_user.id for user in message.mentions)
+    mentioned = mentions_bot(message, bot_user.id)
     readable = mentioned or settings.message_content_intent
     if readable and replied_to_bot(message, bot_user.id):
         return Trigger.REPLY
@@ -58,23 +73,56 @@ def classify(
 
 
 def readable_text(message: discord.Message, bot_id: int) -> str:
-    """The message as the model should read it: the bot's own mention removed, other
-    mentions turned into names (so the model cannot echo a ping)."""
-    users = {user.id: user.display_name for user in message.mentions}
-    roles = {role.id: role.name for role in message.role_mentions}
+    """The message as the model should read it: the bot's own mention (user or managed
+    role) removed, other mentions turned into names (so the model cannot echo a ping)."""
     guild = message.guild
+
+    def channel_name(channel_id: int) -> str:
+        channel = guild.get_channel_or_thread(channel_id) if guild else None
+        return channel.name if channel else "channel"
+
+    return visible(
+        named_mentions(
+            message.content,
+            users={user.id: user.display_name for user in message.mentions if user.id != bot_id},
+            roles={
+                role.id: role.name for role in message.role_mentions if not own_role(role, bot_id)
+            },
+            removed={bot_id},
+            removed_roles={role.id for role in message.role_mentions if own_role(role, bot_id)},
+            channel_name=channel_name,
+        )
+    )
+
+
+def named_mentions(
+    content: str,
+    *,
+    users: Mapping[int, str],
+    roles: Mapping[int, str],
+    removed: AbstractSet[int],
+    removed_roles: AbstractSet[int],
+    channel_name: Callable[[int], str],
+) -> str:
+    """Mentions as names; ``removed`` ones (the bot's) dropped. One pass per kind, linear.
+
+    Whatever else looks like a mention afterwards (typed by hand, or formed where a removed
+    mention joined its neighbours, as in ``<<@bot>@123>``) loses its ``<@`` so it cannot
+    ping if the model repeats it.
+    """
 
     def user_name(match: re.Match[str]) -> str:
         user_id = int(match.group(1))
-        return "" if user_id == bot_id else "@" + users.get(user_id, "someone")
+        return "" if user_id in removed else "@" + users.get(user_id, "someone")
 
-    def channel_name(match: re.Match[str]) -> str:
-        channel = guild.get_channel_or_thread(int(match.group(1))) if guild else None
-        return "#" + (channel.name if channel else "channel")
+    def role_name(match: re.Match[str]) -> str:
+        role_id = int(match.group(1))
+        return "" if role_id in removed_roles else "@" + roles.get(role_id, "role")
 
-    text = _USER_MENTION.sub(user_name, message.content)
-    text = _ROLE_MENTION.sub(lambda match: "@" + roles.get(int(match.group(1)), "role"), text)
-    return visible(_CHANNEL_MENTION.sub(channel_name, text))
+    text = _USER_MENTION.sub(user_name, content)
+    text = _ROLE_MENTION.sub(role_name, text)
+    text = _CHANNEL_MENTION.sub(lambda match: "#" + channel_name(int(match.group(1))), text)
+    return text.replace("<@", "< @")
 
 
 def visible(text: str) -> str:
@@ -100,6 +148,7 @@ def prompt_from_message(
         user_id=message.author.id,
         user_name=message.author.display_name,
         username=message.author.name,
+        account_name=message.author.global_name or message.author.name,
         channel_id=message.channel.id,
         channel_name=channel_label(message.channel),
         guild_id=guild.id if guild else None,
@@ -120,6 +169,7 @@ def prompt_from_interaction(interaction: discord.Interaction, text: str, max_cha
         user_id=interaction.user.id,
         user_name=interaction.user.display_name,
         username=interaction.user.name,
+        account_name=interaction.user.global_name or interaction.user.name,
         channel_id=interaction.channel_id or 0,
         channel_name=channel_label(interaction.channel),
         guild_id=guild.id if guild else interaction.guild_id,

@@ -21,7 +21,7 @@ import discord
 from discord.ext import commands
 
 from bot.conversation import Prompt, Reply, Usage
-from bot.llm import ModelError
+from bot.llm import ModelError, is_polite_failure
 from bot.memory import ConversationMemory, Turn
 from bot.notices import RESET_MARKER, is_notice
 from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
@@ -52,12 +52,14 @@ class Chat(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
         settings = bot.settings
+        # + 1: the prompt being answered is in memory too, after the context it reads.
         self.memory = ConversationMemory(
-            max_turns=settings.context_max_messages, max_chars=settings.context_max_chars
+            max_turns=settings.context_max_messages + 1, max_chars=settings.context_max_chars
         )
         self.edit_interval = EDIT_INTERVAL
         self._replies: dict[int, asyncio.Task[None]] = {}
         self._first_part: OrderedDict[int, int] = OrderedDict()
+        self._rebuilds: dict[int, asyncio.Task[None]] = {}
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -101,11 +103,20 @@ class Chat(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        """A question deleted while the model works is not answered."""
+        """A question deleted while the model works is not answered, and Greenflash, which
+        has the question, is told why no answer follows (``prompt_deleted``)."""
         task = self._replies.get(payload.message_id)
         if task is not None:
             log.info("prompt %s deleted; abandoning its reply", payload.message_id)
             task.cancel()
+            cached = payload.cached_message
+            self.bot.analytics.prompt_deleted(
+                guild_id=payload.guild_id,
+                channel_id=payload.channel_id,
+                message_id=payload.message_id,
+                author_id=cached.author.id if cached is not None else None,
+                deleted_at=discord.utils.utcnow(),
+            )
 
     # -- producing a reply ------------------------------------------------------------------
 
@@ -142,26 +153,27 @@ class Chat(commands.Cog):
     ) -> None:
         writer = ReplyWriter(target, edit_interval=self.edit_interval)
         started = time.monotonic()
+        epoch: int | None = None
         try:
             async with TypingIndicator(channel if typing else None) as indicator:
-                turns = [
-                    *await self._context(channel, prompt),
-                    Turn("user", prompt.text, prompt.user_name),
-                ]
+                epoch, turns = await self._context(channel, prompt)
 
                 async def show(text: str) -> None:
                     indicator.stop()
                     await writer.update(text)
 
                 completion = await self.bot.model.reply(turns, on_text=show)
-                await writer.finish(completion.text)
+                await writer.finish(completion.shown_text)
         except ModelError as error:
+            self._forget(prompt, epoch)
             await self._fail(prompt, writer, error, started)
             return
         except asyncio.CancelledError:
+            self._forget(prompt, epoch)
             await self._withdraw(writer)
             raise
         except discord.HTTPException as error:
+            # The question stays in memory: a rebuild would read it, unanswered, too.
             log.warning(
                 "could not post reply in channel %s to %s: %s",
                 prompt.channel_id,
@@ -169,18 +181,21 @@ class Chat(commands.Cog):
                 error,
             )
             return
-        self.memory.append(
+        self.memory.add(
             prompt.channel_id,
-            Turn("user", prompt.text, prompt.user_name),
-            Turn("assistant", completion.text),
+            Turn("assistant", completion.shown_text, key=writer.messages[0].id),
+            epoch=epoch,
         )
         self._log_reply(
             prompt,
             writer,
             started,
-            text=completion.text,
+            text=completion.shown_text,
             model=completion.model,
             usage=completion.usage,
+            cut_off=completion.cut_off,
+            finish_reason=completion.finish_reason,
+            refused=completion.refused,
         )
         if self.bot.settings.feedback_reactions:
             await self._invite_feedback(writer.messages[-1])
@@ -195,6 +210,8 @@ class Chat(commands.Cog):
         model: str,
         usage: Usage,
         cut_off: bool = False,
+        finish_reason: str | None = None,
+        refused: bool = False,
     ) -> None:
         """Log the assistant's half, once the reply is complete on Discord."""
         ids = tuple(message.id for message in writer.messages)
@@ -210,6 +227,8 @@ class Chat(commands.Cog):
             latency_ms=round((time.monotonic() - started) * 1000),
             usage=usage,
             cut_off=cut_off,
+            finish_reason=finish_reason,
+            refused=refused,
         )
         analytics = self.bot.analytics
         analytics.keep(asyncio.create_task(analytics.log_assistant_message(prompt, reply)))
@@ -264,19 +283,63 @@ class Chat(commands.Cog):
 
     # -- context ----------------------------------------------------------------------------
 
-    async def _context(self, channel: discord.abc.Messageable, prompt: Prompt) -> list[Turn]:
-        if prompt.channel_id not in self.memory:
-            turns = await uncancelled(self._history_turns(channel, prompt.message_id))
-            self.memory.replace(prompt.channel_id, turns)
-        return self.memory.window(prompt.channel_id)
+    async def _context(
+        self, channel: discord.abc.Messageable, prompt: Prompt
+    ) -> tuple[int, list[Turn]]:
+        """Record the prompt in the channel's memory and return the conversation's epoch and
+        what the model reads: everything said before the prompt in Discord, then the prompt.
+
+        Recording at once (not after the answer) lets a second prompt in the channel see the
+        first one's question while it is being answered.
+        """
+        await self._history_once(channel, prompt)
+        epoch = self.memory.epoch(prompt.channel_id)
+        turn = Turn("user", prompt.text, prompt.user_name, key=prompt.message_id)
+        self.memory.add(prompt.channel_id, turn, epoch=epoch)
+        return epoch, [*self.memory.window(prompt.channel_id, before=prompt.message_id), turn]
+
+    async def _history_once(self, channel: discord.abc.Messageable, prompt: Prompt) -> None:
+        """Rebuild a channel missing from memory, once: prompts arriving together after a
+        restart share one rebuild instead of each reading the history."""
+        channel_id = prompt.channel_id
+        if channel_id in self.memory:
+            return
+        rebuild = self._rebuilds.get(channel_id)
+        if rebuild is None:
+            rebuild = asyncio.create_task(
+                self._rebuild(channel, channel_id, prompt.message_id)
+            )
+            self._rebuilds[channel_id] = rebuild
+            rebuild.add_done_callback(lambda _: self._rebuilds.pop(channel_id, None))
+        await asyncio.shield(rebuild)
+
+    async def _rebuild(
+        self, channel: discord.abc.Messageable, channel_id: int, before: int
+    ) -> None:
+        turns = await uncancelled(self._history_turns(channel, before))
+        if channel_id not in self.memory:  # a /reset meanwhile wins over the old history
+            self.memory.replace(channel_id, turns)
+
+    def _forget(self, prompt: Prompt, epoch: int | None) -> None:
+        """A prompt that got no answer is not context, as a rebuild would not count it."""
+        if epoch is not None:
+            self.memory.discard(prompt.channel_id, prompt.message_id, epoch=epoch)
 
     async def _history_turns(self, channel: discord.abc.Messageable, before: int) -> list[Turn]:
         """Rebuild context from Discord after a restart: the messages that addressed the bot
-        and its own replies, back to the last ``/reset``."""
+        and its own answers, back to the last ``/reset``, as live memory would hold them.
+
+        A prompt the bot did not answer with the model (a failure sentence, a notice such as
+        the cooldown) is left out with that message, and so is an answer posted after a
+        ``/reset`` to a prompt from before it.
+        """
         bot_user = self.bot.user
         assert bot_user is not None
         settings = self.bot.settings
         newest_first: list[Turn] = []
+        anchors: list[int | None] = []
+        unanswered: set[int] = set()
+        reset_at: int | None = None
         anchor: int | None = None
         try:
             history = channel.history(
@@ -285,28 +348,46 @@ class Chat(commands.Cog):
             async for message in history:
                 if message.author.id == bot_user.id:
                     if message.content.startswith(RESET_MARKER):
+                        reset_at = message.id
                         break
-                    if is_notice(message.content) or not message.content:
-                        continue
                     part_of = reply_anchor(message)
+                    if is_notice(message.content) or is_polite_failure(message.content):
+                        if part_of is not None:
+                            unanswered.add(part_of)
+                        anchor = None
+                        continue
+                    if not message.content:
+                        continue
                     if newest_first and newest_first[-1].role == "assistant" and part_of == anchor:
                         previous = newest_first.pop()
                         newest_first.append(
-                            Turn("assistant", f"{message.content}\n{previous.content}")
+                            Turn("assistant", f"{message.content}\n{previous.content}",
+                                 key=message.id)
                         )
                     else:
-                        newest_first.append(Turn("assistant", message.content))
+                        newest_first.append(Turn("assistant", message.content, key=message.id))
+                        anchors.append(part_of)
                     anchor = part_of
                     continue
                 anchor = None
+                if message.id in unanswered:
+                    continue
                 if classify(message, bot_user, settings):
                     text = readable_text(message, bot_user.id)
                     if text:
-                        newest_first.append(Turn("user", text, message.author.display_name))
+                        newest_first.append(
+                            Turn("user", text, message.author.display_name, key=message.id)
+                        )
+                        anchors.append(None)
         except discord.HTTPException as error:
             log.warning(
                 "could not read history of channel %s: %s", getattr(channel, "id", "?"), error
             )
+        if reset_at is not None:
+            newest_first = [
+                turn for turn, part_of in zip(newest_first, anchors, strict=True)
+                if part_of is None or part_of > reset_at
+            ]
         newest_first.reverse()
         return newest_first[-settings.context_max_messages :]
 

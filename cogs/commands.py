@@ -147,6 +147,7 @@ class Commands(commands.Cog):
                     source_id=interaction.id,
                     influence="neutral",
                     value="reset",
+                    occurred_at=interaction.created_at,
                 )
             )
         )

@@ -1,15 +1,19 @@
-"""Factories shared by the tests: settings and analytics pointed at the stand-ins."""
+"""What the tests share: settings and analytics pointed at the stand-ins, and waiting."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.products import ProductConfig
 from bot.settings import Settings
+from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
+
+if TYPE_CHECKING:
+    from bot.client import ChatBot
 
 T = TypeVar("T")
 
@@ -66,11 +70,65 @@ def pings_nobody(allowed_mentions: dict[str, Any] | None) -> bool:
     )
 
 
-async def until(found: Callable[[], T | None], what: str, timeout: float = 5.0) -> T:
-    """Poll ``found`` until it returns something truthy (the stand-ins record as they go)."""
-    for _ in range(int(timeout / 0.01)):
-        result = found()
-        if result:
-            return result
-        await asyncio.sleep(0.01)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+POLL_INTERVAL = 0.01
+
+Changed = Callable[[], asyncio.Event]
+"""A stand-in's change signal: returns an event set at its next recorded change (such as
+:meth:`tests.standins.discord_server.DiscordStandIn.next_change`)."""
+
+
+async def until(
+    found: Callable[[], T | None],
+    what: str,
+    timeout: float = 5.0,
+    *,
+    changed: Changed | None = None,
+) -> T:
+    """Until ``found()`` returns something truthy, which is returned; ``TimeoutError``
+    naming ``what`` after ``timeout`` seconds.
+
+    With ``changed``, ``found`` is re-evaluated only when that stand-in records a change, so
+    ``found`` must depend on nothing else; without it, every ``POLL_INTERVAL`` seconds. The
+    signal is taken before ``found`` runs, so a change in between is never missed.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                signal = changed() if changed is not None else None
+                if result := found():
+                    return result
+                if signal is None:
+                    await asyncio.sleep(POLL_INTERVAL)
+                else:
+                    await signal.wait()
+    except TimeoutError:
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+def answers_to(
+    discord: DiscordStandIn, message_id: str, *, deleted: bool = False
+) -> list[dict[str, Any]]:
+    """The bot's messages replying to ``message_id`` (live ones, or also deleted ones)."""
+    return [message for message in discord.sent_messages(include_deleted=deleted)
+            if (message.get("message_reference") or {}).get("message_id") == message_id]
+
+
+async def barrier(
+    discord: DiscordStandIn, bot: ChatBot, channel_id: int = GENERAL_CHANNEL,
+    text: str = "barrier",
+) -> dict[str, Any]:
+    """Bob mentions ``bot`` in ``channel_id``; returns that message once the bot answered it
+    and has no reply left in progress.
+
+    This is the deadline of a negative assertion ("nothing answered that"): discord.py
+    handles one connection's events in order, and the bot marks a reply in progress before
+    it handles the next event, so an earlier message that was going to be answered has
+    been once this later one is answered and no reply is in progress. Tests then assert on
+    the earlier one, and on counts that include this one (one more model call, two more
+    Greenflash messages).
+    """
+    sent = await discord.send_message(channel_id, text, author=BOB, mention_bot=True)
+    await until(lambda: answers_to(discord, sent["id"]), f"the answer to the barrier {text!r}",
+                changed=discord.next_change)
+    await until(lambda: bot.foreground.busy == 0, "the replies in progress to end")
+    return sent

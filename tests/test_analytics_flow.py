@@ -8,17 +8,22 @@ import pytest
 
 from bot.client import ChatBot
 from bot.products import ProductConfig
-from tests.bot_harness import Stands, running_bot
+from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
 from tests.standins.discord_server import (
     ALICE,
+    ALICE_ID,
+    BETA_CHANNEL,
+    BOB,
     BOT_ID,
     CHAT_CHANNEL,
     DM_ALICE,
     GENERAL_CHANNEL,
     GUILD_A,
+    GUILD_B,
     THREAD,
 )
+from tests.standins.openai_server import SNAPSHOTS
 
 
 async def logged_pair(stands: Stands, bot: ChatBot) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -65,7 +70,10 @@ async def test_each_conversation_logs_one_user_and_one_assistant_message(
     assert assistant_item["content"] == "The answer."
     assert assistant_item["externalMessageId"] == reply["id"]
     assert assistant_item["parentExternalMessageId"] == sent["id"]
-    assert assistant["model"] == "gpt-4o-mini"
+    # The snapshot that answered, as OpenAI names it in the response, not the alias asked for.
+    assert assistant["model"] == SNAPSHOTS["gpt-4o-mini"]
+    assert assistant_item["properties"]["cut_off"] is False
+    assert assistant_item["properties"]["finish_reason"] == "stop"
     assert user_item["createdAt"] < assistant_item["createdAt"]
     assert assistant_item["properties"]["latency_ms"] >= 0
     assert assistant_item["properties"]["completion_tokens"] > 0
@@ -172,3 +180,66 @@ async def test_a_renamed_guild_is_identified_again(stands: Stands, bot: ChatBot)
     organizations = await stands.greenflash.wait_for_accepted("/organizations", 2)
     assert [r.json["name"] for r in organizations] == ["Alpha Guild", "Alpha Guild Reborn"]
     assert {r.json["externalOrganizationId"] for r in organizations} == {str(GUILD_A)}
+
+
+async def test_two_people_in_one_channel_each_message_item_names_its_person(
+    stands: Stands, bot: ChatBot
+) -> None:
+    questions = []
+    for number, person in enumerate((ALICE, BOB, ALICE)):
+        questions.append(await stands.discord.send_message(
+            CHAT_CHANNEL, f"question {number} from {person['username']}", author=person))
+        await stands.discord.wait_for_messages(number + 1)
+    await stands.greenflash.wait_for_accepted("/messages", 6)
+    await bot.analytics.close()
+    stored = stands.greenflash.stored_messages(str(CHAT_CHANNEL))
+    assert len({item["conversationId"] for item in stored}) == 1, "the channel is one conversation"
+    answers = {item["parentExternalMessageId"]: item for item in stored
+               if item["role"] == "assistant"}
+    asked = {item["externalMessageId"]: item for item in stored if item["role"] == "user"}
+    for question, person in zip(questions, (ALICE, BOB, ALICE), strict=True):
+        own, answer = asked[question["id"]], answers[question["id"]]
+        assert (own["properties"]["discord_user_id"],
+                own["properties"]["discord_user_name"]) == (person["id"], person["global_name"])
+        assert (answer["properties"]["in_reply_to_user_id"],
+                answer["properties"]["in_reply_to_user_name"]) == (person["id"],
+                                                                   person["global_name"])
+        assert own["externalUserId"] == answer["externalUserId"] == person["id"]
+
+
+async def test_one_person_with_two_guild_nicknames_is_identified_once(stands: Stands) -> None:
+    nicknames = {GUILD_A: "Ally", GUILD_B: "Alice of Beta"}
+    for guild_id, nick in nicknames.items():
+        stands.discord.world.guilds[guild_id].members[ALICE_ID]["nick"] = nick
+    channels = [GENERAL_CHANNEL, BETA_CHANNEL, GENERAL_CHANNEL, BETA_CHANNEL]
+    async with running_bot(stands) as bot:
+        for number, channel in enumerate(channels):
+            await stands.discord.send_message(channel, f"q{number}", mention_bot=True)
+            await stands.discord.wait_for_messages(number + 1)
+        await stands.greenflash.wait_for_accepted("/messages", 2 * len(channels))
+        await bot.analytics.close()
+    users = stands.greenflash.accepted_for("/users")
+    assert [(r.json["externalUserId"], r.json["name"]) for r in users] == [
+        (ALICE["id"], ALICE["global_name"])
+    ]
+    shown = [item["properties"]["discord_user_name"]
+             for item in stands.greenflash.stored_messages() if item["role"] == "user"]
+    assert shown == ["Ally", "Alice of Beta", "Ally", "Alice of Beta"]
+
+
+async def test_joining_a_guild_identifies_it_where_the_bot_is_allowed(stands: Stands) -> None:
+    allowed, not_allowed = GUILD_A + (1 << 22), GUILD_A + (2 << 22)
+    settings = bot_settings(stands, allowed_guild_ids=frozenset({GUILD_A, allowed}))
+    async with running_bot(stands, settings) as bot:
+        for guild_id, name in ((not_allowed, "Not Allowed Guild"), (allowed, "Joined Guild")):
+            # A join's GUILD_CREATE has no "unavailable" (discord.py: on_guild_join).
+            joined = {**stands.discord.world.guild_create(GUILD_A), "id": str(guild_id),
+                      "name": name, "channels": [], "threads": []}
+            joined.pop("unavailable", None)
+            await stands.discord.dispatch("GUILD_CREATE", joined)
+        await stands.greenflash.wait_for_accepted("/organizations", 1)
+        await bot.analytics.close()  # anything else spawned is sent by now
+    assert [(r.json["externalOrganizationId"], r.json["name"])
+            for r in stands.greenflash.accepted_for("/organizations")] == [
+        (str(allowed), "Joined Guild")
+    ]

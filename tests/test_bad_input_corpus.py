@@ -27,6 +27,7 @@ import asyncio
 import enum
 import gc
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -37,9 +38,10 @@ import pytest
 
 from bot.llm import POLITE, FailureKind
 from bot.notices import ATTACHMENTS_ONLY, EMPTY_MENTION
+from bot.settings import Settings
 from cogs.commands import BAD_OPTIONS, NOT_HERE
 from tests.bot_harness import Stands, bot_settings, running_bot
-from tests.helpers import until
+from tests.helpers import answers_to, barrier, until
 from tests.standins.discord_server import (
     BETA_CHANNEL,
     BOB,
@@ -54,6 +56,7 @@ from tests.standins.discord_server import (
     OTHER_BOT,
     THREAD,
     Interaction,
+    RecordedRequest,
 )
 from tests.standins.discord_world import BOT_ROLE_A
 from tests.standins.greenflash_server import Recorded
@@ -80,7 +83,8 @@ Act = Callable[[Run], Awaitable[Subject]]
 
 NO_PINGS = {"parse": []}
 EPHEMERAL = 1 << 6
-DISCORD_LIMIT = 2000
+DISCORD_LIMIT = 2000  # characters in a message's content, Discord's "Create Message" docs
+PROMPT_LIMIT = Settings.max_prompt_chars  # MAX_PROMPT_CHARS's default
 SENTINEL = "sentinel-question"
 PING_BAIT = f"@everyone @here <@&{GUILD_A}> <@&{BOT_ROLE_A}> <@{BOB['id']}> <@{BOT_ID}>"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
@@ -119,7 +123,7 @@ class Case:
     model_says: str | None = None  # the model's answer to the case (default: an echo)
     settings: dict[str, Any] = field(default_factory=dict)
     check: Check | None = None  # anything more specific to the case
-    discord_may_refuse: bool = False  # the case makes Discord refuse some of the bot's calls
+    discord_may_refuse: bool = False  # the case deletes a bot message the bot still edits
 
 
 # -- acting ---------------------------------------------------------------------------------
@@ -157,14 +161,9 @@ async def fully_answered(stands: Stands, message_id: str) -> None:
 
 async def first_answer(stands: Stands, message_id: str) -> dict[str, Any]:
     """The first message of the bot's answer (reply or notice) to ``message_id``."""
-    found = await until(lambda: answers_to(stands, message_id), f"an answer to {message_id}")
+    found = await until(lambda: answers_to(stands.discord, message_id),
+                        f"an answer to {message_id}", changed=stands.discord.next_change)
     return found[0]
-
-
-def answers_to(stands: Stands, message_id: str, *, deleted: bool = False) -> list[dict[str, Any]]:
-    """The bot's messages replying to ``message_id`` (live ones, or also deleted ones)."""
-    return [message for message in stands.discord.sent_messages(include_deleted=deleted)
-            if (message.get("message_reference") or {}).get("message_id") == message_id]
 
 
 def reply_to_bot_answer() -> Act:
@@ -172,7 +171,7 @@ def reply_to_bot_answer() -> Act:
         stands = run.stands
         first = await stands.discord.send_message(GENERAL_CHANNEL, "first", mention_bot=True)
         await fully_answered(stands, first["id"])
-        bot_message = answers_to(stands, first["id"])[0]
+        bot_message = answers_to(stands.discord, first["id"])[0]
         run.mark()
         return await stands.discord.send_message(
             GENERAL_CHANNEL, "and a follow-up", reply_to=int(bot_message["id"])
@@ -288,7 +287,7 @@ def delete_while_first_part_in_flight() -> Act:
         discord._publish = publish_then_lag  # type: ignore[method-assign]
         prompt.update(await discord.send_message(GENERAL_CHANNEL, "tell me", mention_bot=True))
         await until(lambda: prompt["id"] in map(str, discord.deleted_message_ids),
-                    "the prompt to be deleted")
+                    "the prompt to be deleted", changed=discord.next_change)
         return prompt
 
     return act
@@ -346,12 +345,18 @@ def model_read(*fragments: str, absent: tuple[str, ...] = ()) -> Check:
     return check
 
 
-def prompt_truncated(seen: Seen) -> None:
-    (call,) = seen.model_calls
-    assert len(call["messages"][-1]["content"]) <= len("Alice: ") + 4000
-    (user,) = seen.logged_as("user")
-    assert user["properties"]["truncated"] is True
-    assert len(user["content"]) == 4000
+def prompt_truncated(text: str) -> Check:
+    """The model and Greenflash got the first ``MAX_PROMPT_CHARS`` of ``text``, flagged."""
+    kept = text.strip()[:PROMPT_LIMIT]
+
+    def check(seen: Seen) -> None:
+        (call,) = seen.model_calls
+        assert call["messages"][-1]["content"] == "Alice: " + kept
+        (user,) = seen.logged_as("user")
+        assert user["properties"]["truncated"] is True
+        assert user["content"] == kept
+
+    return check
 
 
 def reply_shows(text: str) -> Check:
@@ -362,9 +367,14 @@ def reply_shows(text: str) -> Check:
     return check
 
 
-def split_into(parts: int) -> Check:
+def split_at_the_limit(answer: str) -> Check:
+    """An ``answer`` with no line breaks to split at comes in as few parts as Discord's
+    limit allows, and nothing of it is lost."""
+
     def check(seen: Seen) -> None:
-        assert len(seen.replies) == parts, [len(r["content"]) for r in seen.replies]
+        parts = [reply["content"] for reply in seen.replies]
+        assert len(parts) == math.ceil(len(answer) / DISCORD_LIMIT), [len(p) for p in parts]
+        assert "".join(parts) == answer
 
     return check
 
@@ -419,10 +429,12 @@ CASES: dict[str, Case] = {
         check=model_read("Alice: what is 2+2?", absent=("<@",)),
     ),
     # size
-    "10kB-mention": Case(mention(LONG_TEXT), A, check=prompt_truncated),
-    "10kB-chat-channel": Case(say(CHAT_CHANNEL, LONG_TEXT), A, check=prompt_truncated),
+    "10kB-mention": Case(mention(LONG_TEXT), A, check=prompt_truncated(LONG_TEXT)),
+    "10kB-chat-channel": Case(say(CHAT_CHANNEL, LONG_TEXT), A,
+                              check=prompt_truncated(LONG_TEXT)),
     "10kB-one-word": Case(mention("x" * 10_000), A, settings={"max_tokens": 4000},
-                          check=both(prompt_truncated, split_into(3))),
+                          check=both(prompt_truncated("x" * 10_000),
+                                     split_at_the_limit("echo: Alice: " + "x" * PROMPT_LIMIT))),
     # not text
     "only-attachment": Case(mention("", attachments=[PNG]), N, ATTACHMENTS_ONLY),
     "only-attachment-chat-channel": Case(say(CHAT_CHANNEL, "", attachments=[PNG]), N,
@@ -464,7 +476,8 @@ CASES: dict[str, Case] = {
     "nested-fences-in-prompt": Case(mention("````\n```\n" * 300 + "inside?"), A,
                                     settings={"max_tokens": 4000}),
     "model-2000-backticks": Case(mention("backticks please"), A, model_says="`" * 4001,
-                                 settings={"max_tokens": 4000}, check=split_into(3)),
+                                 settings={"max_tokens": 4000},
+                                 check=split_at_the_limit("`" * 4001)),
     "model-unbalanced-long-fence": Case(
         mention("code please"), A, settings={"max_tokens": 4000},
         model_says="```python\n" + "\n".join(f"x_{i} = {i}" for i in range(700)),
@@ -474,7 +487,11 @@ CASES: dict[str, Case] = {
     "model-spoiler-bomb": Case(mention("spoilers"), A, settings={"max_tokens": 4000},
                                model_says="||" * 2600),
     "model-2001-chars-one-word": Case(mention("long word"), A, model_says="y" * 2001,
-                                      settings={"max_tokens": 4000}, check=split_into(2)),
+                                      settings={"max_tokens": 4000},
+                                      check=split_at_the_limit("y" * 2001)),
+    "model-3900-chars-one-word": Case(mention("longer word"), A, model_says="z" * 3900,
+                                      settings={"max_tokens": 4000},
+                                      check=split_at_the_limit("z" * 3900)),
     "model-blank-lines": Case(mention("nothing"), N, POLITE[FailureKind.EMPTY],
                               model_says="\n\n \n\t\n"),
     "model-empty": Case(mention("nothing at all"), N, POLITE[FailureKind.EMPTY], model_says=""),
@@ -495,9 +512,17 @@ CASES: dict[str, Case] = {
         say(CHAT_CHANNEL, "deploy done", webhook_id=1_200_000_000_000_000_002), I),
     "other-bot-mention": Case(mention("beep", author=OTHER_BOT), I),
     "other-bot-in-chat-channel": Case(say(CHAT_CHANNEL, "boop", author=OTHER_BOT), I),
-    "member-join-system-message": Case(say(CHAT_CHANNEL, "", message_type=7), I),
-    "pin-system-message": Case(say(CHAT_CHANNEL, "", message_type=6), I),
-    "role-mention-of-the-bot-role": Case(say(GENERAL_CHANNEL, f"<@&{BOT_ROLE_A}> hi"), I),
+    # System messages carry text a model could answer (a thread's name for type 18; the
+    # others are given some here): only the type filter may keep them from being answered.
+    "member-join-system-message": Case(say(CHAT_CHANNEL, "Carol joined, say hi", message_type=7),
+                                       I),
+    "pin-system-message": Case(say(CHAT_CHANNEL, "what is pinned?", message_type=6), I),
+    "thread-created-system-message": Case(say(CHAT_CHANNEL, "Weekend plans?", message_type=18),
+                                          I),
+    # Discord's autocomplete offers the bot's managed role next to the bot: it addresses it.
+    "role-mention-of-the-bot-role": Case(
+        say(GENERAL_CHANNEL, f"<@&{BOT_ROLE_A}> hi"), A,
+        check=model_read("Alice: hi", absent=("<@&", "@Test"))),
     # edits and deletes
     "edit-mid-reply": Case(edit_mid_reply(f"<@{BOT_ID}> forget that"), A,
                            model_says="A long enough answer to be streamed. " * 8),
@@ -570,6 +595,7 @@ MESSAGE_BEARING = re.compile(
     r"/channels/\d+/messages(/\d+)?|/webhooks/\d+/[^/]+(/messages/[^/]+)?"
 )
 CALLBACK = re.compile(r"/interactions/\d+/[^/]+/callback")
+UNKNOWN_MESSAGE = 10008
 
 
 def pings_nobody(allowed_mentions: Any) -> bool:
@@ -602,6 +628,11 @@ def check_no_pings(stands: Stands) -> int:
     return checked
 
 
+def refused_as_unknown_message(request: RecordedRequest) -> bool:
+    """Discord's 404 for a message that is gone (JSON error code 10008)."""
+    return request.status == 404 and (request.response or {}).get("code") == UNKNOWN_MESSAGE
+
+
 def ids_of(subject: Subject) -> set[str]:
     if isinstance(subject, Interaction):
         return {str(subject.id)}
@@ -627,8 +658,8 @@ def observe(run: Run, subject: Subject, sentinel: dict[str, Any]) -> Seen:
                    if (message := stands.discord.world.find(message_id)) is not None]
         withdrawn: list[dict[str, Any]] = []
     else:
-        replies = answers_to(stands, subject["id"])
-        withdrawn = [message for message in answers_to(stands, subject["id"], deleted=True)
+        replies = answers_to(stands.discord, subject["id"])
+        withdrawn = [message for message in answers_to(stands.discord, subject["id"], deleted=True)
                      if message not in replies]
     logged = [item for item in stands.greenflash.stored_messages() if about(item, ids)]
     greenflash = stands.greenflash
@@ -647,9 +678,8 @@ def observe(run: Run, subject: Subject, sentinel: dict[str, Any]) -> Seen:
 
 
 def check_outcome(case: Case, seen: Seen) -> None:
-    for reply in seen.replies:
+    for reply in seen.replies:  # (the stand-in refuses parts over the limit, as Discord does)
         assert reply["content"].strip(), "no blank message"
-        assert len(reply["content"]) <= DISCORD_LIMIT
     if case.expect is Expect.ANSWERED:
         assert seen.replies, "the case was answered"
         assert len(seen.model_calls) == 1, "by one model call"
@@ -690,22 +720,20 @@ async def test_bad_input(stands: Stands, case: Case, caplog: pytest.LogCaptureFi
     stands.openai.reply_with(model)
     settings = bot_settings(stands, **({"stream_replies": True} | case.settings))
     run = Run(stands)
-    async with running_bot(stands, settings, edit_interval=0.05):
+    async with running_bot(stands, settings, edit_interval=0.05) as bot:
         run.mark()
         subject = await case.act(run)
         if isinstance(subject, Interaction):
             await subject.wait_for_callback()
         stands.openai.latency = 0.0
-        sentinel = await stands.discord.send_message(
-            GENERAL_CHANNEL, SENTINEL, author=BOB, mention_bot=True
-        )
-        await first_answer(stands, sentinel["id"])
+        sentinel = await barrier(stands.discord, bot, text=SENTINEL)  # the bot still answers
     gc.collect()
 
-    assert answers_to(stands, sentinel["id"]), "the bot still answers after the case"
-    assert check_no_pings(stands) > 0
-    rejected = [r for r in stands.discord.requests if r.status >= 400]
-    assert case.discord_may_refuse or rejected == [], "Discord accepted the bot's requests"
+    every_message = stands.discord.sent_messages(include_deleted=True)
+    assert check_no_pings(stands) >= len(every_message), "each came from a checked request"
+    rejected = [r for r in stands.discord.requests if r.status >= 400
+                and not (case.discord_may_refuse and refused_as_unknown_message(r))]
+    assert rejected == [], "Discord accepted the bot's requests"
     check_outcome(case, observe(run, subject, sentinel))
     errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors == [], [record.getMessage() for record in errors]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from bot.client import ChatBot
+from bot.typing_indicator import TYPING_DELAY
 from tests.bot_harness import Stands, bot_settings, running_bot
-from tests.helpers import pings_nobody
+from tests.helpers import barrier, pings_nobody
 from tests.standins.discord_server import (
     ALICE,
     BETA_CHANNEL,
@@ -59,7 +59,7 @@ def typing_requests(stands: Stands, channel_id: int) -> list[int]:
 
 
 async def test_a_slow_model_shows_typing_until_the_reply(stands: Stands, bot: ChatBot) -> None:
-    stands.openai.latency = 1.0
+    stands.openai.latency = 2 * TYPING_DELAY
     sent = await stands.discord.send_message(GENERAL_CHANNEL, "think hard", mention_bot=True)
     await answered(stands, GENERAL_CHANNEL, sent)
     (typing,) = typing_requests(stands, GENERAL_CHANNEL)
@@ -73,19 +73,27 @@ async def test_an_instant_answer_spends_no_request_on_typing(
 ) -> None:
     sent = await stands.discord.send_message(GENERAL_CHANNEL, "quick", mention_bot=True)
     await answered(stands, GENERAL_CHANNEL, sent)
-    await asyncio.sleep(0.7)  # past the indicator's delay
-    assert typing_requests(stands, GENERAL_CHANNEL) == []
+    answered_at = len(stands.discord.requests)
+    # A slow question after it: its indicator, due a delay after it arrived, would come
+    # after the quick one's, so once it is there the quick one had its chance.
+    stands.openai.latency = 2 * TYPING_DELAY
+    await stands.discord.send_message(GENERAL_CHANNEL, "slow", author=ALICE, mention_bot=True)
+    await stands.discord.wait_for(lambda r: r.path == f"/channels/{GENERAL_CHANNEL}/typing")
+    (typing,) = typing_requests(stands, GENERAL_CHANNEL)
+    assert typing >= answered_at, "only the slow question's"
 
 
 async def test_reply_to_the_bot_is_answered(stands: Stands, bot: ChatBot) -> None:
     first = await stands.discord.send_message(GENERAL_CHANNEL, "question", mention_bot=True)
-    (bot_reply,) = await stands.discord.wait_for_messages(1, channel_id=GENERAL_CHANNEL)
+    bot_reply = await answered(stands, GENERAL_CHANNEL, first)
+    # Without the reply ping the bot is not among the mentions: only the reply addresses it.
     follow_up = await stands.discord.send_message(
-        GENERAL_CHANNEL, "and a follow-up", reply_to=int(bot_reply["id"])
+        GENERAL_CHANNEL, "and a follow-up", reply_to=int(bot_reply["id"]), ping_reply=False
     )
+    assert follow_up["mentions"] == []
     replies = await stands.discord.wait_for_messages(2, channel_id=GENERAL_CHANNEL)
     assert replies[1]["message_reference"]["message_id"] == follow_up["id"]
-    assert first["id"] != follow_up["id"]
+    assert stands.openai.requests[-1]["messages"][-1]["content"] == "Alice: and a follow-up"
 
 
 @pytest.mark.parametrize(
@@ -109,8 +117,8 @@ SILENT: dict[str, Inject] = {
         CHAT_CHANNEL, "beep", author=OTHER_BOT),
     "webhook": lambda s: s.discord.send_message(
         CHAT_CHANNEL, "webhook says", webhook_id=555, mention_bot=True),
-    "system-message": lambda s: s.discord.send_message(
-        CHAT_CHANNEL, "", message_type=7),
+    "system-message": lambda s: s.discord.send_message(  # text, so only its type stops it
+        CHAT_CHANNEL, "Carol joined, say hi", message_type=7),
     "everyone-ping": lambda s: s.discord.send_message(
         GENERAL_CHANNEL, "@everyone look", mention_everyone=True),
 }
@@ -121,8 +129,8 @@ async def test_messages_not_addressed_to_the_bot_stay_silent(
     stands: Stands, bot: ChatBot, inject: Inject
 ) -> None:
     await inject(stands)
-    sentinel = await stands.discord.send_message(GENERAL_CHANNEL, "sentinel", mention_bot=True)
-    (only,) = await stands.discord.wait_for_messages(1)
+    sentinel = await barrier(stands.discord, bot, text="sentinel")
+    (only,) = stands.discord.sent_messages()
     assert only["message_reference"]["message_id"] == sentinel["id"]
     assert len(stands.openai.requests) == 1
     await stands.greenflash.wait_for_accepted("/messages", 2)
@@ -136,18 +144,18 @@ async def test_messages_not_addressed_to_the_bot_stay_silent(
 async def test_the_bot_ignores_its_own_messages(stands: Stands, bot: ChatBot) -> None:
     bot_user = {**ALICE, "id": str(BOT_ID), "username": "bot", "bot": True}
     await stands.discord.send_message(CHAT_CHANNEL, "I said this", author=bot_user)
-    sentinel = await stands.discord.send_message(CHAT_CHANNEL, "sentinel")
-    (only,) = await stands.discord.wait_for_messages(1)
+    sentinel = await barrier(stands.discord, bot, CHAT_CHANNEL)
+    (only,) = stands.discord.sent_messages()
     assert only["message_reference"]["message_id"] == sentinel["id"]
 
 
 async def test_dms_can_be_turned_off_and_guilds_allowlisted(stands: Stands) -> None:
     settings = bot_settings(stands, answer_dms=False, allowed_guild_ids=frozenset({GUILD_A}))
-    async with running_bot(stands, settings):
+    async with running_bot(stands, settings) as bot:
         await stands.discord.send_message(DM_ALICE, "hello?")
         await stands.discord.send_message(BETA_CHANNEL, "hello?", mention_bot=True)
-        sentinel = await stands.discord.send_message(GENERAL_CHANNEL, "hi", mention_bot=True)
-        (only,) = await stands.discord.wait_for_messages(1)
+        sentinel = await barrier(stands.discord, bot)
+        (only,) = stands.discord.sent_messages()
         assert only["message_reference"]["message_id"] == sentinel["id"]
     assert len(stands.openai.requests) == 1
 
@@ -168,7 +176,9 @@ async def test_without_message_content_intent_only_mentions_and_dms(stands: Stan
 
 async def test_typing_stops_once_the_first_words_are_visible(stands: Stands) -> None:
     answer = "word " * 59 + "end."
-    stands.openai.chunk_size, stands.openai.chunk_delay = 30, 0.1  # words at once, done ~1 s
+    # Words at once, then streaming for twice the indicator's delay: it would be due meanwhile.
+    stands.openai.chunk_size = 30
+    stands.openai.chunk_delay = 2 * TYPING_DELAY / (len(answer) / stands.openai.chunk_size)
     stands.openai.script(answer)
     async with running_bot(stands, bot_settings(stands, stream_replies=True)):
         sent = await stands.discord.send_message(GENERAL_CHANNEL, "long one", mention_bot=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from unittest import mock
 
+import discord.http
 import pytest
 
 from bot.doctor import Check, Status, diagnose
@@ -19,6 +22,7 @@ from bot.settings import Settings
 from tests.bot_harness import Stands, bot_settings, process_env
 from tests.helpers import TEST_PRODUCT, greenflash_settings
 from tests.standins.discord_server import CHAT_CHANNEL, GUILD_A, DiscordStandIn
+from tests.standins.silent_server import SilentServer
 from tests.test_main_process import deployment
 
 UNKNOWN_ID = 424242424242424242
@@ -37,14 +41,22 @@ async def run_checks(
     stands: Stands,
     settings: Settings | None = None,
     products: ProductConfig | None = None,
+    seconds: float = 10.0,
+    discord_base: str | None = None,
     **greenflash: object,
 ) -> dict[str, Check]:
+    """``discord_base`` points discord.py elsewhere than the stand-in (a dead or silent
+    host); a ``base_url`` among the Greenflash settings does the same for Greenflash."""
+    gf_url = str(greenflash.pop("base_url", stands.greenflash.base_url))
     async with pointed_at(stands):
-        checks = await diagnose(
-            settings or bot_settings(stands),
-            greenflash_settings(stands.greenflash.base_url, **greenflash),
-            products or ProductConfig(default_product_id=TEST_PRODUCT),
-        )
+        base = discord_base or discord.http.Route.BASE
+        with mock.patch.object(discord.http.Route, "BASE", base):
+            checks = await diagnose(
+                settings or bot_settings(stands),
+                greenflash_settings(gf_url, **greenflash),
+                products or ProductConfig(default_product_id=TEST_PRODUCT),
+                seconds,
+            )
     return {check.name: check for check in checks}
 
 
@@ -150,3 +162,132 @@ def test_one_line_per_check_with_its_fix() -> None:
         "WARN  Greenflash key: not set (fix: set it)"
     )
     assert Check(Status.PASS, "OpenAI key", "valid").line() == "PASS  OpenAI key: valid"
+
+
+# -- every failure branch: unreachable, silent, 5xx, 429 --------------------------------
+
+BOUND = 2.0
+
+
+def closed_port() -> str:
+    """A local address with nothing listening: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+async def test_discord_refusing_connections(stands: Stands) -> None:
+    dead = closed_port()
+    checks = await run_checks(stands, seconds=BOUND, discord_base=f"{dead}/api/v10")
+    token = checks["Discord token"]
+    assert token.status is Status.FAIL
+    assert token.detail == f"could not reach Discord ({dead.removeprefix('http://')}: " \
+                           "connection refused)"
+    assert checks["OpenAI key"].status is Status.PASS
+
+
+async def test_discord_accepting_and_never_answering(stands: Stands) -> None:
+    async with SilentServer() as silent:
+        started = time.monotonic()
+        checks = await run_checks(stands, seconds=BOUND, discord_base=f"{silent.url}/api/v10")
+        elapsed = time.monotonic() - started
+        assert silent.connections >= 1
+    assert checks["Discord"].status is Status.FAIL
+    assert checks["Discord"].detail.endswith(f"the checks did not finish within {BOUND:g} s")
+    assert elapsed < BOUND + 3
+
+
+async def test_a_5xx_listing_guilds_is_a_fail_line_not_a_crash(stands: Stands) -> None:
+    stands.discord.fail_next("GET", "/users/@me/guilds", 503)
+    checks = await run_checks(stands, seconds=BOUND)
+    assert checks["Discord token"].status is Status.PASS
+    assert checks["Guilds"].status is Status.FAIL
+    assert "HTTP 503" in checks["Guilds"].detail
+    assert checks["OpenAI key"].status is Status.PASS
+
+
+async def test_a_5xx_at_login_is_a_fail_line(stands: Stands) -> None:
+    stands.discord.fail_next("GET", "/users/@me", 503)
+    checks = await run_checks(stands, seconds=BOUND)
+    assert checks["Discord token"].status is Status.FAIL
+    assert "HTTP 503" in checks["Discord token"].detail
+
+
+async def test_a_5xx_reading_a_channel_is_a_fail_line(stands: Stands) -> None:
+    stands.discord.fail_next("GET", f"/channels/{CHAT_CHANNEL}", 503)
+    checks = await run_checks(stands, seconds=BOUND)
+    assert checks[f"Chat channel {CHAT_CHANNEL}"].status is Status.FAIL
+    assert "HTTP 503" in checks[f"Chat channel {CHAT_CHANNEL}"].detail
+
+
+async def test_a_long_discord_rate_limit_ends_at_the_bound_keeping_earlier_lines(
+    stands: Stands,
+) -> None:
+    # discord.py sleeps out a 429's retry_after (Discord's documented behaviour) before
+    # retrying: longer than the bound, it is a FAIL, and the token line already found stays.
+    stands.discord.fail_next("GET", "/users/@me/guilds", 429,
+                             body={"message": "You are being rate limited.",
+                                   "retry_after": 60, "global": False},
+                             headers={"Via": "1.1 google"})
+    checks = await run_checks(stands, seconds=BOUND)
+    assert checks["Discord token"].status is Status.PASS
+    assert checks["Discord"].status is Status.FAIL
+    assert "did not finish within" in checks["Discord"].detail
+
+
+@pytest.mark.parametrize(("status", "error"), [(503, "InternalServerError"),
+                                               (429, "RateLimitError")])
+async def test_openai_answering_an_error(stands: Stands, status: int, error: str) -> None:
+    stands.openai.fail_next(status, times=5, headers={"retry-after": "0"})
+    checks = await run_checks(stands, seconds=BOUND)
+    assert checks["OpenAI"].status is Status.FAIL
+    assert checks["OpenAI"].detail == f"could not check: {error} (HTTP {status})"
+
+
+async def test_openai_unreachable(stands: Stands) -> None:
+    dead = closed_port()
+    with mock.patch.dict(os.environ, {"OPENAI_BASE_URL": f"{dead}/v1"}):
+        checks = await diagnose(
+            bot_settings(stands), greenflash_settings(stands.greenflash.base_url),
+            ProductConfig(default_product_id=TEST_PRODUCT), BOUND,
+        )
+    (openai_check,) = [check for check in checks if check.name == "OpenAI"]
+    assert openai_check.status is Status.FAIL
+    assert openai_check.detail == "could not check: APIConnectionError"
+
+
+async def test_openai_never_answering(stands: Stands) -> None:
+    stands.openai.hang_next(times=5)
+    checks = await run_checks(stands, seconds=BOUND)
+    host = stands.openai.base_url.split("/")[2]
+    assert checks["OpenAI"] == Check(Status.FAIL, "OpenAI",
+                                     f"{host} gave no answer within {BOUND:g} s",
+                                     "check OPENAI_BASE_URL and the network")
+
+
+@pytest.mark.parametrize(("status", "error"), [(503, "InternalServerError"),
+                                               (429, "RateLimitError")])
+async def test_greenflash_answering_an_error(stands: Stands, status: int, error: str) -> None:
+    stands.greenflash.fail_next(status, times=5, headers={"retry-after": "0"})
+    checks = await run_checks(stands, seconds=BOUND, max_retries=0)
+    assert checks["Greenflash"].status is Status.FAIL
+    assert checks["Greenflash"].detail == f"could not check: {error} (HTTP {status})"
+
+
+async def test_greenflash_unreachable(stands: Stands) -> None:
+    await stands.greenflash.down()
+    checks = await run_checks(stands, seconds=BOUND, max_retries=0)
+    assert checks["Greenflash"].status is Status.FAIL
+    assert checks["Greenflash"].detail.startswith("could not check: APITimeoutError")
+
+
+async def test_greenflash_never_answering(stands: Stands) -> None:
+    async with SilentServer() as silent:
+        host = silent.url.removeprefix("http://")
+        checks = await run_checks(stands, seconds=BOUND, base_url=f"{silent.url}/api/v1",
+                                  timeout=30.0)
+    assert checks["Greenflash"] == Check(
+        Status.FAIL, "Greenflash", f"{host} gave no answer "
+        f"within {BOUND:g} s", "check GREENFLASH_BASE_URL and the network",
+    )

@@ -6,12 +6,14 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+import greenflash
 import pytest
 
 from bot.conversation import Prompt, Reply, Trigger, Usage
-from bot.greenflash_client import Analytics, GreenflashSettings
+from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.outage import never_sent
 from bot.products import ProductConfig
-from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT, make_analytics
+from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT, greenflash_settings, make_analytics
 from tests.standins.greenflash_server import GreenflashStandIn
 
 ASKED = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -25,6 +27,7 @@ def prompt(**overrides: object) -> Prompt:
         "user_id": 42,
         "user_name": "Alice",
         "username": "alice",
+        "account_name": "Alice",
         "channel_id": 7,
         "channel_name": "general",
         "guild_id": 99,
@@ -66,7 +69,8 @@ async def test_user_then_assistant_message_fields(greenflash_standin: Greenflash
             "content": "How do I reset my password?",
             "externalMessageId": "1001",
             "createdAt": "2026-11-25T12:00:00+00:00",
-            "properties": {"trigger": "mention", "truncated": False},
+            "properties": {"trigger": "mention", "truncated": False,
+                           "discord_user_id": "42", "discord_user_name": "Alice"},
         }],
     }
     assert assistant["externalUserId"] == "42"
@@ -79,7 +83,9 @@ async def test_user_then_assistant_message_fields(greenflash_standin: Greenflash
         "createdAt": "2026-11-25T12:00:02+00:00",
         "model": "gpt-4o-mini-2024-07-18",
         "properties": {"trigger": "mention", "latency_ms": 1234, "prompt_tokens": 30,
-                       "completion_tokens": 12, "discord_messages": 2, "cut_off": False},
+                       "completion_tokens": 12, "discord_messages": 2, "cut_off": False,
+                       "finish_reason": None, "refusal": False,
+                       "in_reply_to_user_id": "42", "in_reply_to_user_name": "Alice"},
     }]
 
 
@@ -257,3 +263,119 @@ async def test_an_outage_holds_calls_and_sends_each_once_when_greenflash_is_back
     assert "greenflash still unreachable" in caplog.text  # the retries 1 s and 2 s in
     assert "greenflash reachable again" in caplog.text
     assert not analytics.reachability.down
+
+
+async def test_one_person_with_two_guild_nicknames_is_identified_once(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    analytics = make_analytics(greenflash_standin.base_url)
+    for message_id in range(4):
+        in_alpha = message_id % 2 == 0
+        await analytics.log_user_message(prompt(
+            message_id=message_id, user_name="Ally" if in_alpha else "Alice of Beta",
+            guild_id=99 if in_alpha else 100, guild_name="Alpha" if in_alpha else "Beta",
+        ))
+    await analytics.close()
+    users = greenflash_standin.accepted_for("/users")
+    assert [(record.json["externalUserId"], record.json["name"]) for record in users] == [
+        ("42", "Alice")
+    ]
+    names = [item["properties"]["discord_user_name"]
+             for item in greenflash_standin.stored_messages()]
+    assert names == ["Ally", "Alice of Beta", "Ally", "Alice of Beta"]
+
+
+def rating_of(analytics: Analytics, rating: float = 1) -> object:
+    return analytics.rate(guild_id=99, conversation_id=7, message_id=2002, rating=rating,
+                          rating_min=-1, rating_max=1, rated_at=ASKED, feedback="1 👍 0 👎")
+
+
+async def test_a_rating_stored_but_answered_too_late_is_stored_once(
+    greenflash_standin: GreenflashStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    greenflash_standin.answer_late_next(3.0, path="/ratings")
+    # With the SDK's retries on, a timed-out call is sent again: 3 attempts here.
+    analytics = make_analytics(greenflash_standin.base_url, timeout=0.5, max_retries=2)
+    with caplog.at_level(logging.WARNING, logger="bot.greenflash_client"):
+        await rating_of(analytics)
+        await analytics.close()
+    assert [rating["rating"] for rating in greenflash_standin.ratings] == [1]
+    assert len(greenflash_standin.accepted_for("/ratings")) == 1
+    assert (analytics.stats.sent, analytics.stats.failed) == (0, 1)
+    assert "rating failed: APITimeoutError (sent, no answer: outcome unknown)" in caplog.text
+
+
+async def test_a_rating_that_never_reached_greenflash_is_held_and_stored_once(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    analytics = make_analytics(greenflash_standin.base_url)
+    await greenflash_standin.outage(1.5)
+    await rating_of(analytics, -1)
+    await analytics.close()
+    assert [rating["rating"] for rating in greenflash_standin.ratings] == [-1]
+    assert (analytics.stats.sent, analytics.stats.failed) == (1, 0)
+
+
+async def test_an_event_held_through_an_outage_keeps_the_time_it_happened(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    outage = 1.5
+    analytics = make_analytics(greenflash_standin.base_url, max_retries=0)
+    await greenflash_standin.outage(outage)
+    loop = asyncio.get_running_loop()
+    started, happened = loop.time(), datetime.now(UTC)
+    await asyncio.gather(
+        analytics.record_event("reply_failed", guild_id=99, conversation_id=7, user_id=42,
+                               source_id=1001, influence="negative", value="timeout"),
+        analytics.record_event("prompt_deleted", guild_id=99, conversation_id=7, user_id=None,
+                               source_id=1002, influence="neutral", value="deleted",
+                               occurred_at=ASKED),
+    )
+    assert loop.time() - started >= outage
+    await analytics.close()
+    events = {record.json["eventType"]: record.json
+              for record in greenflash_standin.accepted_for("/events")}
+    stamped = datetime.fromisoformat(events["reply_failed"]["eventAt"])
+    assert timedelta(0) <= stamped - happened < timedelta(seconds=outage / 3)
+    assert events["prompt_deleted"]["eventAt"] == ASKED.isoformat()
+    assert "externalUserId" not in events["prompt_deleted"]
+
+
+async def test_a_slow_greenflash_is_not_held_as_if_down(
+    greenflash_standin: GreenflashStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    greenflash_standin.latency = 1.0  # above the client's timeout: slow, not down
+    analytics = make_analytics(greenflash_standin.base_url, timeout=0.3, max_retries=0)
+    with caplog.at_level(logging.INFO):
+        await analytics.log_assistant_message(prompt(), reply(message_ids=(1,)))
+        assert not analytics.reachability.down
+        assert analytics.stats.failed == 1
+        greenflash_standin.latency = 0.0
+        await analytics.log_assistant_message(prompt(), reply(message_ids=(2,)))
+        await analytics.close()
+    assert [item["externalMessageId"] for item in greenflash_standin.stored_messages()] == ["2"]
+    assert (analytics.stats.sent, analytics.stats.failed) == (1, 1)
+    assert "outcome unknown" in caplog.text
+    assert "greenflash unreachable" not in caplog.text
+
+
+@pytest.mark.parametrize(("fault", "reached"), [("refused", False), ("late", True),
+                                                ("cut", True)])
+async def test_telling_a_refused_connection_from_a_late_or_cut_answer(
+    greenflash_standin: GreenflashStandIn, fault: str, reached: bool
+) -> None:
+    if fault == "refused":
+        await greenflash_standin.down()
+    elif fault == "late":
+        greenflash_standin.latency = 1.0
+    else:
+        greenflash_standin.drop_next()
+    client = build_client(greenflash_settings(greenflash_standin.base_url, timeout=0.3,
+                                              max_retries=0))
+    assert client is not None
+    try:
+        with pytest.raises(greenflash.APITimeoutError) as caught:  # the SDK: all alike
+            await client.users.create(external_user_id="42")
+    finally:
+        await client.close()
+    assert never_sent(caught.value) is not reached

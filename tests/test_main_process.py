@@ -41,6 +41,25 @@ async def test_missing_token_exits_2_naming_the_variable(tmp_path: Path) -> None
     assert "\n" not in line
     assert "DISCORD_TOKEN is missing" in line
     assert "OPENAI_MAX_TOKENS must be a whole number" in line
+    assert "set them in .env (copy .env.example to .env" in line
+    assert "Heroku, as config vars" in line
+
+
+async def test_a_key_appended_below_the_guild_table_is_explained(tmp_path: Path) -> None:
+    app = deployment(tmp_path)
+    products = app / "bot" / "products.toml"
+    products.write_text(
+        '[guild_products]\n"111111111111111111" = "prod-a"\ndefault_product_id = "prod-b"\n'
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "DISCORD_TOKEN": "t" * 20, "OPENAI_API_KEY": "x"}
+    process = await start_bot(app, env)
+    _, stderr = await process.communicate()
+    line = stderr.decode().strip()
+    assert process.returncode == 2
+    assert "\n" not in line
+    assert line.count("products.toml") == 1
+    assert "bot/products.toml: default_product_id is inside the [guild_products] table" in line
+    assert "move it above the [guild_products] table" in line
 
 
 async def test_answers_then_exits_0_on_sigterm_with_logging_delivered(
@@ -68,6 +87,8 @@ async def test_answers_then_exits_0_on_sigterm_with_logging_delivered(
     for secret in (stands.discord.token, "sk-subprocess-openai", "gf-subprocess-key"):
         assert secret not in log
     assert "shutdown requested" in log
+    assert "PyNaCl" not in log
+    assert "davey" not in log
 
 
 async def test_sigterm_with_greenflash_down_reports_the_undelivered_count(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections import Counter
 
 from tests.bot_harness import Stands, bot_settings, running_bot
+from tests.helpers import barrier
 from tests.standins.discord_server import BETA_CHANNEL, DM_ALICE, GENERAL_CHANNEL, GUILD_A, GUILD_B
 
 
@@ -21,15 +22,20 @@ async def test_two_workers_split_guilds_and_dms_go_to_shard_zero(stands: Stands)
             GUILD_A, GUILD_B
         }
         assert not {guild.id for guild in bot_0.guilds} & {guild.id for guild in bot_1.guilds}
-        for channel_id in (GENERAL_CHANNEL, BETA_CHANNEL, DM_ALICE):
-            await stands.discord.send_message(channel_id, "who answers?", mention_bot=True)
-        await stands.discord.wait_for_messages(3)
-        await asyncio.sleep(0.3)
+        asked = [await stands.discord.send_message(channel_id, "who answers?", mention_bot=True)
+                 for channel_id in (GENERAL_CHANNEL, BETA_CHANNEL, DM_ALICE)]
+        # A later question in each guild, so on each worker's connection: once both are
+        # answered, a second answer to any of the three would have been posted.
+        workers = (bot_0, bot_1)
+        await barrier(stands.discord, workers[shard_of(GUILD_A, 2)], GENERAL_CHANNEL)
+        await barrier(stands.discord, workers[shard_of(GUILD_B, 2)], BETA_CHANNEL)
         answered_by = {0: bot_0.chat.memory, 1: bot_1.chat.memory}
         owners = {channel: [shard for shard, memory in answered_by.items() if channel in memory]
                   for channel in (GENERAL_CHANNEL, BETA_CHANNEL, DM_ALICE)}
-    assert len(stands.discord.sent_messages()) == 3
+    answers = Counter(message["message_reference"]["message_id"]
+                      for message in stands.discord.sent_messages())
+    assert [answers[message["id"]] for message in asked] == [1, 1, 1], "each exactly once"
     assert owners[GENERAL_CHANNEL] == [shard_of(GUILD_A, 2)]
     assert owners[BETA_CHANNEL] == [shard_of(GUILD_B, 2)]
     assert owners[DM_ALICE] == [0]
-    assert len(stands.openai.requests) == 3
+    assert len(stands.openai.requests) == len(asked) + 2  # and the two barriers

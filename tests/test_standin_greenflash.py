@@ -181,6 +181,14 @@ async def test_users_organizations_ratings_and_events_round_trip(
         pytest.param(
             lambda c: c.users.create(external_user_id="", name="nobody"),
             "externalUserId: must not be empty", id="empty-user-id"),
+        pytest.param(  # MessageItemParam.properties: Dict[str, object]
+            lambda c: log_message(c, extra_body={"messages": [
+                {"role": "user", "content": "x", "properties": ["discord_user_id", "1"]}]}),
+            "messages[0].properties: expected an object", id="item-properties-not-an-object"),
+        pytest.param(  # EventCreateParams.event_at: an ISO 8601 timestamp
+            lambda c: c.events.create(event_type="x", product_id=PRODUCT, value="v",
+                                      extra_body={"eventAt": "yesterday"}),
+            "eventAt: expected an ISO-8601 date-time string", id="event-at-not-a-date"),
     ],
 )
 async def test_invalid_requests_are_bad_request_errors(
@@ -402,3 +410,19 @@ async def test_environment_base_url_and_wait_for_accepted(
     finally:
         await client.close()
     assert record.headers["authorization"] == "Bearer from-env"
+
+
+async def test_a_late_answer_is_stored_although_the_client_gave_up(
+    greenflash_standin: GreenflashStandIn,
+) -> None:
+    greenflash_standin.answer_late_next(2.0, path="/ratings")
+    client = client_for(greenflash_standin, timeout=0.3)
+    try:
+        with pytest.raises(greenflash.APITimeoutError):
+            await client.ratings.log(product_id=PRODUCT, rating=1, rating_min=-1,
+                                     rating_max=1, external_message_id="m1")
+        await client.ratings.log(product_id=PRODUCT, rating=-1, rating_min=-1, rating_max=1,
+                                 external_message_id="m1")
+    finally:
+        await client.close()
+    assert [rating["rating"] for rating in greenflash_standin.ratings] == [1, -1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
@@ -17,6 +19,15 @@ MESSAGES: list[Any] = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "alice: hello?"},
 ]
+
+
+@asynccontextmanager
+async def connected(standin: OpenAIStandIn) -> AsyncIterator[openai.AsyncOpenAI]:
+    client = client_for(standin)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def client_for(standin: OpenAIStandIn, **options: Any) -> openai.AsyncOpenAI:
@@ -38,7 +49,7 @@ async def test_completion_round_trip_records_the_exact_request(
 
     assert completion.choices[0].message.content == "Hello from the stand-in."
     assert completion.choices[0].finish_reason == "stop"
-    assert completion.model == "gpt-4o-mini"
+    assert completion.model == "gpt-4o-mini-2024-07-18"
     assert completion.usage is not None
     assert completion.usage.completion_tokens == math.ceil(len("Hello from the stand-in.") / 4)
     assert completion.usage.total_tokens == (
@@ -339,3 +350,128 @@ async def test_stop_ends_a_hanging_request_and_then_connections_are_refused() ->
         await standin.stop()
     assert not isinstance(refused.value, openai.APITimeoutError)
     assert isinstance(refused.value.__cause__, httpx2.ConnectError)
+
+
+@pytest.mark.parametrize("model", ["gpt-5-mini", "o4-mini"])
+async def test_reasoning_models_refuse_max_tokens_as_openai_does(
+    openai_standin: OpenAIStandIn, model: str
+) -> None:
+    async with connected(openai_standin) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=50)
+        accepted = await client.chat.completions.create(
+            model=model, messages=MESSAGES, max_completion_tokens=50
+        )
+    assert refused.value.body == {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": "unsupported_parameter",
+    }
+    assert accepted.choices[0].message.content == "echo: alice: hello?"
+
+
+@pytest.mark.parametrize(("temperature", "shown"), [(0.7, "0.7"), (0, "0"), (2, "2")])
+async def test_reasoning_models_refuse_a_temperature_but_the_default(
+    openai_standin: OpenAIStandIn, temperature: float, shown: str
+) -> None:
+    async with connected(openai_standin) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.chat.completions.create(
+                model="gpt-5-mini", messages=MESSAGES, temperature=temperature
+            )
+        default = await client.chat.completions.create(
+            model="gpt-5-mini", messages=MESSAGES, temperature=1
+        )
+    assert refused.value.body == {
+        "message": f"Unsupported value: 'temperature' does not support {shown} with this "
+        "model. Only the default (1) value is supported.",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": "unsupported_value",
+    }
+    assert default.choices[0].finish_reason == "stop"
+
+
+async def test_chat_models_accept_max_tokens_and_any_temperature(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    async with connected(openai_standin) as client:
+        completion = await client.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, max_tokens=50, temperature=1.5
+        )
+    assert completion.model == "gpt-4o-2024-08-06"
+
+
+async def test_a_max_tokens_only_server_refuses_max_completion_tokens(
+    openai_standin: OpenAIStandIn,
+) -> None:
+    openai_standin.max_tokens_only = True
+    async with connected(openai_standin) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, max_completion_tokens=50
+            )
+        accepted = await client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=50
+        )
+    assert refused.value.body["message"] == (
+        "Unrecognized request argument supplied: max_completion_tokens"
+    )
+    assert refused.value.param is None
+    assert accepted.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_responses_name_the_dated_snapshot(
+    openai_standin: OpenAIStandIn, stream: bool
+) -> None:
+    async with connected(openai_standin) as client:
+        if stream:
+            chunks = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True
+            )
+            models = {chunk.model async for chunk in chunks}
+        else:
+            completion = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES
+            )
+            models = {completion.model}
+        by_snapshot = await client.chat.completions.create(
+            model="gpt-4o-mini-2024-07-18", messages=MESSAGES
+        )
+    assert models == {"gpt-4o-mini-2024-07-18"}
+    assert by_snapshot.model == "gpt-4o-mini-2024-07-18"
+
+
+async def collect_stream(client: openai.AsyncOpenAI) -> tuple[str, str, str | None]:
+    content, refusal, finish = "", "", None
+    chunks = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True
+    )
+    async for chunk in chunks:
+        for choice in chunk.choices:
+            content += choice.delta.content or ""
+            refusal += choice.delta.refusal or ""
+            finish = choice.finish_reason or finish
+    return content, refusal, finish
+
+
+async def test_length_and_refusal_can_be_scripted(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.script_reply("An answer that", finish_reason="length")
+    openai_standin.script_refusal("I can't help with that.")
+    openai_standin.script_reply("Streamed and", finish_reason="length")
+    openai_standin.script_refusal("No, sorry.")
+    async with connected(openai_standin) as client:
+        cut = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        refused = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        streamed_cut = await collect_stream(client)
+        streamed_refusal = await collect_stream(client)
+    assert (cut.choices[0].message.content, cut.choices[0].finish_reason) == (
+        "An answer that", "length"
+    )
+    assert refused.choices[0].message.content is None
+    assert refused.choices[0].message.refusal == "I can't help with that."
+    assert streamed_cut == ("Streamed and", "", "length")
+    assert streamed_refusal == ("", "No, sorry.", "stop")

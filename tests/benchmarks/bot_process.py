@@ -13,9 +13,10 @@ import os
 import sys
 from typing import Any
 
-from bot.__main__ import prepare, run
 from bot.client import ChatBot
 from bot.products import ProductConfig
+from bot.runner import prepare, run
+from bot.startup import StartupSettings
 from tests.benchmarks.process_stats import report_on_sigusr1
 
 
@@ -24,14 +25,16 @@ def analytics_figures(bot: ChatBot) -> dict[str, Any]:
             **dataclasses.asdict(bot.analytics.stats)}
 
 
-async def serve(bot: ChatBot, token: str) -> int:
+async def serve(bot: ChatBot, startup: StartupSettings) -> int:
     report_on_sigusr1(lambda: analytics_figures(bot))
-    return await run(bot, token)
+    return await run(bot, bot.settings.discord_token, startup)
 
 
 def main() -> int:
-    bot = prepare(ProductConfig(default_product_id=os.environ.get("BENCH_PRODUCT_ID") or None))
-    return asyncio.run(serve(bot, bot.settings.discord_token))
+    bot, startup = prepare(
+        ProductConfig(default_product_id=os.environ.get("BENCH_PRODUCT_ID") or None)
+    )
+    return asyncio.run(serve(bot, startup))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from tests.standins.discord_gateway import Changes, Gateway, Session
 from tests.standins.discord_interactions import CommandRegistry, Interaction, interaction_payload
 from tests.standins.discord_ratelimits import RateLimits
 from tests.standins.discord_rest import (
+    HANG,
     MISSING_PERMISSIONS,
     ApiError,
     Fault,
@@ -313,6 +314,8 @@ class DiscordApi:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)
+                if fault.status == HANG:
+                    await asyncio.Future()  # ends when stop() aborts the connection
                 raise ApiError(fault.status, fault.body, fault.headers)
             if self.rate_limits is not None:
                 extra_headers = self.rate_limits.check(req)

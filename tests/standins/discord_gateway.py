@@ -69,6 +69,10 @@ class Changes:
         self._event.set()
         self._event = asyncio.Event()
 
+    def next_change(self) -> asyncio.Event:
+        """Set at the next :meth:`notify`, for waiters outside the stand-in."""
+        return self._event
+
     async def until(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
         """Re-evaluates ``check`` after every change until it returns a non-None value."""
         try:

@@ -2,7 +2,8 @@
 
 * :class:`CommandRegistry` keeps what the bot synced (``PUT /applications/{app}/commands``
   and the guild variant): Discord-style validation of names and descriptions, stable ids
-  per ``(name, type)`` across re-syncs, a new ``version`` each time.
+  per ``(name, type)`` across re-syncs, a new ``version`` each time, every field answered
+  with the server-side default Discord fills in, and the daily cap on command creates.
 * :func:`command_data` builds the ``data`` of an INTERACTION_CREATE for ``/name`` (or
   ``"group sub"``), typing a dict of options from the synced schema (string 3, integer 4,
   boolean 5, user 6, channel 7, role 8, mentionable 9, number 10) with ``resolved`` users,
@@ -20,7 +21,7 @@ import secrets
 from typing import Any
 
 from tests.standins.discord_gateway import Changes
-from tests.standins.discord_rest import form_error
+from tests.standins.discord_rest import ApiError, form_error
 from tests.standins.discord_world import EVERYONE_PERMISSIONS, FLAG_LOADING, World, iso
 
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
@@ -103,13 +104,41 @@ class Interaction:
         return message
 
 
-class CommandRegistry:
-    """Synced application commands, global (key None) and per guild."""
+DAILY_CREATES = 200
+# Discord's JSON error code 30034, "Max number of daily application command creates has
+# been reached (200)" (developer docs, Topics → Opcodes and Status Codes → JSON Error Codes).
+MAX_DAILY_CREATES = 30034
+ALL_CONTEXTS = [0, 1, 2]  # GUILD, BOT_DM, PRIVATE_CHANNEL
+GUILD_INSTALL = [0]
 
-    def __init__(self, world: World, application_id: int) -> None:
+
+class CommandRegistry:
+    """Synced application commands, global (key None) and per guild.
+
+    What Discord sends back follows the Application Command Object (developer docs,
+    Interactions → Application Commands): ``id`` and ``application_id`` snowflakes, an
+    autoincrementing ``version`` snowflake on every update, ``type`` 1 (CHAT_INPUT) unless
+    given, ``description`` "" for user and message commands, ``default_member_permissions``
+    null, ``nsfw`` false, null localizations; for global commands only, ``dm_permission``
+    true (deprecated, still returned), ``contexts`` all three interaction contexts "by
+    default for new commands", and ``integration_types`` the application's configured
+    installation contexts (``integration_types``: guild install, this application's
+    setting). Guild commands get ``guild_id`` and no ``contexts``/``dm_permission``.
+
+    "There is a global rate limit of 200 application command creates per day, per guild"
+    (same page, Registering a Command): a create is a command whose ``(name, type)`` the
+    scope did not have; updates and deletes do not count. Past the cap the upload is
+    rejected with 429 and code 30034 and nothing is stored. The stand-in's day never ends.
+    """
+
+    def __init__(
+        self, world: World, application_id: int, *, integration_types: list[int] | None = None
+    ) -> None:
         self.world = world
         self.application_id = application_id
+        self.integration_types = integration_types or GUILD_INSTALL
         self.scopes: dict[int | None, list[dict[str, Any]]] = {}
+        self.creates: dict[int | None, int] = {}
         self._fabricated: dict[str, int] = {}
 
     def get(self, guild_id: int | None) -> list[dict[str, Any]]:
@@ -133,23 +162,43 @@ class CommandRegistry:
                 [index, "options"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
             )
 
-    def _stored(self, command: dict[str, Any], guild_id: int | None) -> dict[str, Any]:
-        kind = command.get("type", 1)
-        same = next(
+    def _same(self, command: dict[str, Any], guild_id: int | None) -> dict[str, Any] | None:
+        kind = command.get("type") or 1
+        return next(
             (c for c in self.get(guild_id) if (c["name"], c["type"]) == (command["name"], kind)),
             None,
         )
+
+    def _count_creates(self, guild_id: int | None, commands: list[dict[str, Any]]) -> None:
+        new = sum(1 for command in commands if self._same(command, guild_id) is None)
+        if self.creates.get(guild_id, 0) + new > DAILY_CREATES:
+            raise ApiError(429, {
+                "message": "Max number of daily application command creates has been "
+                           f"reached ({DAILY_CREATES})",
+                "code": MAX_DAILY_CREATES, "retry_after": 86_400.0, "global": False,
+            }, {"Retry-After": "86400"})
+        self.creates[guild_id] = self.creates.get(guild_id, 0) + new
+
+    def _stored(self, command: dict[str, Any], guild_id: int | None) -> dict[str, Any]:
+        given = {key: value for key, value in command.items() if value is not None}
+        same = self._same(command, guild_id)
         stored: dict[str, Any] = {
             "id": same["id"] if same else str(self.world.snowflakes.next()),
             "application_id": str(self.application_id),
             "version": str(self.world.snowflakes.next()),
-            "default_member_permissions": None, "type": kind, "nsfw": False,
+            "default_member_permissions": None, "type": 1, "nsfw": False,
             "name_localizations": None, "description_localizations": None,
-            "contexts": None, "integration_types": [0], "description": "",
-            **command,
+            "description": "",
+            **given,
         }
-        if guild_id is not None:
+        if guild_id is None:
+            stored.setdefault("dm_permission", True)
+            stored.setdefault("contexts", list(ALL_CONTEXTS))
+            stored.setdefault("integration_types", list(self.integration_types))
+        else:
             stored["guild_id"] = str(guild_id)
+            stored.pop("contexts", None)
+            stored.pop("dm_permission", None)
         return stored
 
     def overwrite(
@@ -158,12 +207,14 @@ class CommandRegistry:
         """A bulk overwrite (PUT): the stored list becomes ``commands``."""
         for index, command in enumerate(commands):
             self.check(index, command)
+        self._count_creates(guild_id, commands)
         self.scopes[guild_id] = [self._stored(c, guild_id) for c in commands]
         return self.scopes[guild_id]
 
     def upsert(self, guild_id: int | None, command: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """Creates or replaces one command; returns (created, stored)."""
         self.check(0, command)
+        self._count_creates(guild_id, [command])
         stored = self._stored(command, guild_id)
         old = self.get(guild_id)
         created = not any(c["id"] == stored["id"] for c in old)

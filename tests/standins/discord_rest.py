@@ -107,6 +107,9 @@ _DEFAULT_FAULT_BODIES: dict[int, dict[str, Any]] = {
 }
 
 
+HANG = 0  # a Fault "status" for a request that is never answered
+
+
 @dataclass(slots=True)
 class Fault:
     """A queued fault: the next ``remaining`` matching calls get this answer."""

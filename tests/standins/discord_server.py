@@ -26,8 +26,10 @@ DIRECT_MESSAGES, GUILD_/DIRECT_MESSAGE_REACTIONS); interactions always arrive.
 
 Faults: ``fail_next(method, path_regex, status, ...)`` answers the next calls whose path
 (without ``/api/v10``) ``re.fullmatch``-es with that status (a 429 with ``retry_after`` makes
-discord.py sleep and retry); ``deny_send(channel)`` makes sends and typing there 403
-50013; ``drop_connection()`` cuts the gateway socket (discord.py RESUMEs);
+discord.py sleep and retry); ``hang_next(method, path_regex)`` never answers the next such
+call (a network that swallows the request; it ends when the stand-in stops);
+``deny_send(channel)`` makes sends and typing there 403 50013; ``drop_connection()`` cuts
+the gateway socket (discord.py RESUMEs);
 ``request_reconnect()`` sends op 7; ``invalidate_session()`` sends op 9.
 
 Not covered: voice, guild/channel/role management, creating or archiving threads,
@@ -52,7 +54,7 @@ from aiohttp import web
 from tests.standins.discord_api import DiscordApi
 from tests.standins.discord_gateway import Session
 from tests.standins.discord_interactions import Interaction, command_data
-from tests.standins.discord_rest import Fault, RecordedFile, RecordedRequest
+from tests.standins.discord_rest import HANG, Fault, RecordedFile, RecordedRequest
 from tests.standins.discord_world import (
     ALICE,
     ALICE_ID,
@@ -241,6 +243,11 @@ class DiscordStandIn(DiscordApi, StandIn):
         event written) until it returns something other than None."""
         return await self._changes.until(check, timeout, what)
 
+    def next_change(self) -> asyncio.Event:
+        """Set at the stand-in's next change (what :meth:`until` wakes on): pass the method
+        as ``changed=`` to ``tests.helpers.until``."""
+        return self._changes.next_change()
+
     async def wait_for_messages(
         self, count: int, channel_id: int | None = None, timeout: float = 5.0
     ) -> list[dict[str, Any]]:
@@ -279,6 +286,11 @@ class DiscordStandIn(DiscordApi, StandIn):
         Default bodies are Discord's; a 429 gets ``Retry-After``/``X-RateLimit-*`` headers."""
         fault = Fault.make(method, path_regex, status, body=body, headers=headers, times=times)
         self._faults.append(fault)
+
+    def hang_next(self, method: str, path_regex: str, times: int = 1) -> None:
+        """The next ``times`` matching calls get no answer at all (connection kept open)."""
+        self._faults.append(Fault.make(method, path_regex, HANG, body={}, headers=None,
+                                       times=times))
 
     def deny_send(self, channel_id: int) -> None:
         """Sends and typing in the channel answer 403 ``Missing Permissions`` (50013)."""

@@ -13,7 +13,10 @@ Covered (paths relative to ``base_url``, bodies in the camelCase the SDK sends):
   ``CreateUserResponse``, ``CreateOrganizationResponse``, ``LogRatingResponse``,
   ``CreateEventResponse``).
 * ``GET /products?page=&pageSize=`` (``products.list``): a page of ``products`` as a bare JSON
-  list of ``ProductSummary`` objects (``pageSize`` defaults to 50, at most 100).
+  list of ``ProductSummary`` objects (``ListProductsResponse``). Pages as the SDK documents
+  them (``resources/products.py``, ``types/product_list_params.py``; the SDK has no page
+  class for it): ``page`` from 1 (default 1), ``pageSize`` default 50, at most 100; a page
+  past the end is an empty list.
 * Authentication: any ``Authorization: Bearer <key>`` passes unless ``valid_key`` is set;
   then any other value is 401 (``greenflash.AuthenticationError``).
 
@@ -43,10 +46,12 @@ conversation is skipped and answered with ``status: "deduplicated"``; an event w
 shape is not documented by the SDK (only the status code matters to it); this one is a
 plausible approximation.
 
-Records: ``accepted`` (answered 200), ``failed`` (answered with a fault, 401, 404 or 400, or
-dropped), ``abandoned`` (the client disconnected before an answer, e.g. its timeout passed
-during ``latency`` or ``down()`` reset it); each a :class:`Recorded`. ``stored_messages()``
-is the deduplicated message items, each merged with its call's top-level fields.
+Records: ``ratings`` (every rating stored, in arrival order: like Greenflash, a rating sent
+twice is stored twice), ``accepted`` (answered 200), ``failed`` (answered with a fault,
+401, 404 or 400, or dropped), ``abandoned`` (the client disconnected before an answer,
+e.g. its timeout passed during ``latency`` or ``down()`` reset it); each a
+:class:`Recorded`. ``stored_messages()`` is the deduplicated message items, each merged
+with its call's top-level fields.
 
 Faults, and what the SDK (1.4, ``DefaultAioHttpClient``) raises once its retries are spent:
 
@@ -64,8 +69,17 @@ Faults, and what the SDK (1.4, ``DefaultAioHttpClient``) raises once its retries
                                refused, and open connections are reset (RST); aiohttp's
                                ``ClientConnectorError`` / ``ClientOSError`` map to
                                ``httpx.ConnectTimeout`` too (retried)
-``latency`` > client timeout   ``greenflash.APITimeoutError`` (retried)
+``latency`` > client timeout   ``greenflash.APITimeoutError`` (retried), from aiohttp's
+                               ``SocketTimeoutError``: the request was sent and nothing was
+                               stored (the handler is cancelled when the client gives up)
+``answer_late_next(s)``        the same error, but the call *was* stored: the answer is
+                               held back ``s`` seconds after storing, as a real server that
+                               finished its work after the client's timeout
 =============================  =============================================================
+
+Which aiohttp error is under the SDK's error (its ``__cause__`` chain) tells a refused
+connection (``ClientConnectorError``: nothing sent) from a late answer or a cut connection
+(``SocketTimeoutError``, ``ServerDisconnectedError``: sent, outcome unknown).
 
 Catch ``greenflash.APIConnectionError`` to cover all three connection-level cases.
 Faults are queued, consumed one per request (any endpoint) in arrival order. ``in_flight``
@@ -151,8 +165,9 @@ class _Invalid(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Fault:
-    kind: Literal["fail", "drop"]
+    kind: Literal["fail", "drop", "late"]
     status: int = 0
+    delay: float = 0.0
     headers: dict[str, str] | None = None
     body: Any = None
     path: str | None = None  # only requests to this path (relative, e.g. "/events")
@@ -242,6 +257,7 @@ class GreenflashStandIn(StandIn):
             {"id": "prod-standin", "name": "Stand-in product"},
         ]
         self.accepted: list[Recorded] = []
+        self.ratings: list[dict[str, Any]] = []
         self.failed: list[Recorded] = []
         self.abandoned: list[Recorded] = []
         self.users: dict[str, dict[str, Any]] = {}  # participant by externalUserId
@@ -361,6 +377,13 @@ class GreenflashStandIn(StandIn):
         for _ in range(times):
             self._faults.append(_Fault("drop"))
 
+    def answer_late_next(self, seconds: float, *, path: str | None = None) -> None:
+        """Store the next request (to ``path`` only, if given) as usual, then hold its
+        answer back ``seconds``: a client whose timeout is shorter gives up on a call
+        that Greenflash did store."""
+        only = None if path is None else _relative(path)
+        self._faults.append(_Fault("late", delay=seconds, path=only))
+
     @property
     def pending_faults(self) -> int:
         return len(self._faults)
@@ -437,7 +460,10 @@ class GreenflashStandIn(StandIn):
                     record.json = raw.decode("utf-8", "replace")
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
-            return await self._answer(request, record, fault)
+            response = await self._answer(request, record, fault)
+            if fault is not None and fault.kind == "late":
+                await asyncio.sleep(fault.delay)
+            return response
         except asyncio.CancelledError:
             if record.answered_at is None and record.status is None and record.error is None:
                 record.error = "client disconnected before an answer"
@@ -455,7 +481,7 @@ class GreenflashStandIn(StandIn):
             if request.transport is not None:
                 request.transport.close()
             await asyncio.get_running_loop().create_future()  # cancelled by the disconnect
-        if fault is not None:
+        if fault is not None and fault.kind == "fail":
             message = _DEFAULT_FAULT_MESSAGES.get(fault.status, f"HTTP {fault.status}")
             body = fault.body if fault.body is not None else {"success": False, "error": message}
             why = f"fail_next({fault.status})"
@@ -654,6 +680,7 @@ class GreenflashStandIn(StandIn):
                 problems.append(f"rating ({rating}) must be between {low} and {high}")
         if problems:
             raise _Invalid(400, problems)
+        self.ratings.append(body)
         return {"success": True}
 
     def _events_create(self, record: Recorded) -> dict[str, Any]:

@@ -16,6 +16,22 @@ Covered:
   ``max_completion_tokens``) cuts the reply, with ``finish_reason="length"``.
 * ``GET /v1/models`` and ``GET /v1/models/{id}`` (404 ``model_not_found`` for an id
   outside ``models``), for the ``doctor`` command.
+* Model snapshots: a response's ``model`` names the dated snapshot that served it
+  (``gpt-4o-mini`` → ``gpt-4o-mini-2024-07-18``, see ``SNAPSHOTS``), as OpenAI's responses
+  do (API reference, "The chat completion object": ``model`` is "The model used for the
+  chat completion"; models guide: an alias points to a dated snapshot). A snapshot id may
+  be requested too.
+* Reasoning models (ids starting ``gpt-5``, ``o1``, ``o3``, ``o4``; OpenAI's reasoning guide
+  and the ``max_tokens`` entry of the Chat Completions reference: "not compatible with o-series
+  models") answer ``max_tokens`` with 400 ``unsupported_parameter`` (param ``max_tokens``) and
+  a ``temperature`` other than 1 with 400 ``unsupported_value`` (param ``temperature``), in
+  OpenAI's words: see ``_reasoning_model_problem``. These bodies are the ones OpenAI sends,
+  as quoted in openai-python and client issue threads (e.g. griptape-ai/ComfyUI-Griptape#312,
+  gabrii/Cursor-Azure-GPT-5#33).
+* ``max_tokens_only = True`` plays an older OpenAI-compatible server (Azure OpenAI before
+  API version 2024-09-01-preview, early local servers): it knows ``max_tokens`` only and
+  answers ``max_completion_tokens`` with 400 "Unrecognized request argument supplied:
+  max_completion_tokens" (``param`` null, as Azure sends it; lobehub/lobehub#7113).
 * Authentication: with ``valid_key`` set, anything but ``Authorization: Bearer <valid_key>``
   is 401 ``invalid_api_key``; with ``valid_key = None`` (default) any key passes.
 
@@ -27,6 +43,10 @@ message), deterministic so tests can assert them.
 Replies: ``script(*replies)`` queues replies, one per successful completion; when the
 queue is empty the ``reply_with(fn)`` function computes the reply from the request body;
 without it the reply is ``"echo: <content of the last user message>"``.
+``script_reply(text, finish_reason="length")`` queues one reply that ends as the token limit
+would end it; ``script_refusal(text)`` one that the model refuses: ``message.content`` is
+null and ``message.refusal`` holds the text (streamed as ``delta.refusal``), as the
+reference's "The chat completion object" / "chunk object" describe.
 
 Faults are queued and consumed in order, one per request to any endpoint (a fault does not
 consume a scripted reply). What the openai SDK (3.57, httpx2 transport) raises for each:
@@ -106,6 +126,22 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
+SNAPSHOTS: dict[str, str] = {
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-5": "gpt-5-2025-08-07",
+    "gpt-5-mini": "gpt-5-mini-2025-08-07",
+    "o3": "o3-2025-04-16",
+    "o4-mini": "o4-mini-2025-04-16",
+}
+"""Alias → the dated snapshot OpenAI serves it with (OpenAI's models pages)."""
+
+REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+
+
+def is_reasoning_model(model: str) -> bool:
+    return model.startswith(REASONING_PREFIXES)
+
 
 def openai_error(
     message: str, type_: str, code: str | None = None, param: str | None = None
@@ -132,6 +168,13 @@ def _text_of(content: Any) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Reply:
+    text: str
+    finish_reason: str = "stop"
+    refusal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class _Fault:
     kind: Literal["fail", "hang", "cut"]
     status: int = 0
@@ -144,14 +187,15 @@ class OpenAIStandIn(StandIn):
     """An OpenAI-compatible server on 127.0.0.1; see the module docstring for the subset."""
 
     def __init__(self) -> None:
-        self.models: set[str] = {"gpt-4o-mini", "gpt-4o"}
+        self.models: set[str] = {"gpt-4o-mini", "gpt-4o", "gpt-5-mini", "o4-mini"}
+        self.max_tokens_only = False
         self.valid_key: str | None = None
         self.latency: float = 0.0
         self.chunk_delay: float = 0.0
         self.chunk_size: int = 4
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
-        self._replies: deque[str] = deque()
+        self._replies: deque[_Reply] = deque()
         self._reply_fn: Callable[[dict[str, Any]], str] | None = None
         self._faults: deque[_Fault] = deque()
         self._ids = itertools.count(1)
@@ -192,7 +236,15 @@ class OpenAIStandIn(StandIn):
 
     def script(self, *replies: str) -> None:
         """Queue replies; each successful chat completion consumes the next one."""
-        self._replies.extend(replies)
+        self._replies.extend(_Reply(reply) for reply in replies)
+
+    def script_reply(self, text: str, *, finish_reason: str = "stop") -> None:
+        """Queue one reply ending with ``finish_reason`` (``"length"``: cut by the limit)."""
+        self._replies.append(_Reply(text, finish_reason))
+
+    def script_refusal(self, text: str) -> None:
+        """Queue one refusal: ``content`` null, ``refusal`` holding ``text``."""
+        self._replies.append(_Reply(text, refusal=True))
 
     def reply_with(self, fn: Callable[[dict[str, Any]], str] | None) -> None:
         """Compute the reply from the request body when nothing is scripted (None: echo)."""
@@ -278,7 +330,7 @@ class OpenAIStandIn(StandIn):
         model = request.match_info["model"]
         if isinstance(early, _Fault):
             return await _cut_body(request, _model_object(model), early.after_chars)
-        if model not in self.models:
+        if not self._known(model):
             return _model_not_found(model)
         return _json(200, _model_object(model))
 
@@ -296,26 +348,28 @@ class OpenAIStandIn(StandIn):
             return early
         if problem := self._invalid(body):
             return problem
-        reply = self._next_reply(body)
-        reply, finish_reason = self._apply_max_tokens(body, reply)
+        scripted = self._next_reply(body)
+        reply, finish_reason = self._apply_max_tokens(body, scripted)
         completion_id = f"chatcmpl-standin{next(self._ids)}"
         usage = _usage(body["messages"], reply)
+        model = SNAPSHOTS.get(body["model"], body["model"])
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             cut_after = early.after_chars if isinstance(early, _Fault) else None
             return await self._stream(
-                request, model=body["model"], completion_id=completion_id, reply=reply,
+                request, model=model, completion_id=completion_id, reply=reply,
                 finish_reason=finish_reason, usage=usage if include_usage else None,
-                cut_after=cut_after,
+                cut_after=cut_after, refusal=scripted.refusal,
             )
+        content, refusal = (None, reply) if scripted.refusal else (reply, None)
         completion = {
             "id": completion_id,
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body["model"],
+            "model": model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": reply, "refusal": None,
+                "message": {"role": "assistant", "content": content, "refusal": refusal,
                             "annotations": []},
                 "logprobs": None,
                 "finish_reason": finish_reason,
@@ -351,24 +405,33 @@ class OpenAIStandIn(StandIn):
         if body.get("stream_options") is not None and not body.get("stream"):
             return bad("The 'stream_options' parameter is only allowed when 'stream' is "
                        "enabled.", "stream_options")
-        if body["model"] not in self.models:
+        if not self._known(body["model"]):
             return _model_not_found(body["model"])
+        if self.max_tokens_only and "max_completion_tokens" in body:
+            return bad("Unrecognized request argument supplied: max_completion_tokens")
+        if is_reasoning_model(body["model"]):
+            return _reasoning_model_problem(body)
         return None
 
-    def _next_reply(self, body: dict[str, Any]) -> str:
+    def _known(self, model: str) -> bool:
+        return model in self.models or any(
+            SNAPSHOTS.get(alias) == model for alias in self.models
+        )
+
+    def _next_reply(self, body: dict[str, Any]) -> _Reply:
         if self._replies:
             return self._replies.popleft()
         if self._reply_fn is not None:
-            return self._reply_fn(body)
+            return _Reply(self._reply_fn(body))
         users = [m for m in body["messages"] if m.get("role") == "user"]
-        return f"echo: {_text_of(users[-1].get('content')) if users else ''}"
+        return _Reply(f"echo: {_text_of(users[-1].get('content')) if users else ''}")
 
     @staticmethod
-    def _apply_max_tokens(body: dict[str, Any], reply: str) -> tuple[str, str]:
+    def _apply_max_tokens(body: dict[str, Any], reply: _Reply) -> tuple[str, str]:
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if isinstance(limit, int) and estimate_tokens(reply) > limit:
-            return reply[: limit * 4], "length"
-        return reply, "stop"
+        if isinstance(limit, int) and estimate_tokens(reply.text) > limit:
+            return reply.text[: limit * 4], "length"
+        return reply.text, reply.finish_reason
 
     async def _stream(
         self,
@@ -380,6 +443,7 @@ class OpenAIStandIn(StandIn):
         finish_reason: str,
         usage: dict[str, Any] | None,
         cut_after: int | None,
+        refusal: bool = False,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -408,8 +472,9 @@ class OpenAIStandIn(StandIn):
         await send(choice({"role": "assistant", "content": "", "refusal": None}))
         text = reply if cut_after is None else reply[:cut_after]
         size = max(1, self.chunk_size)
+        field = "refusal" if refusal else "content"
         for start in range(0, len(text), size):
-            await send(choice({"content": text[start:start + size]}))
+            await send(choice({field: text[start:start + size]}))
         if cut_after is not None:
             # Close (FIN) after what was written, with no terminating chunk and no [DONE].
             if request.transport is not None:
@@ -432,6 +497,24 @@ class OpenAIStandIn(StandIn):
             )
             body = openai_error(message, type_, code)
         return _json(status, body, headers)
+
+
+def _reasoning_model_problem(body: dict[str, Any]) -> web.Response | None:
+    """What OpenAI answers a reasoning model asked for ``max_tokens`` or a temperature."""
+    if "max_tokens" in body:
+        return _json(400, openai_error(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "invalid_request_error", "unsupported_parameter", "max_tokens",
+        ))
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        return _json(400, openai_error(
+            f"Unsupported value: 'temperature' does not support {json.dumps(temperature)} "
+            "with this model. Only the default (1) value is supported.",
+            "invalid_request_error", "unsupported_value", "temperature",
+        ))
+    return None
 
 
 def _model_object(model: str) -> dict[str, Any]:
