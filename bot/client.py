@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
 from bot import command_sync
+from bot.admins import is_admin
 from bot.conversation import Prompt, Trigger
 from bot.foreground import Foreground
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
@@ -27,14 +29,20 @@ from bot.llm import ChatModel
 from bot.notices import ATTACHMENTS_ONLY, COOLDOWN, EMPTY_MENTION
 from bot.products import ProductConfig
 from bot.settings import Settings
+from bot.storage import SchemaState, Storage, StorageConfig, describe
 from bot.triggers import classify, prompt_from_message
+from bot.voices import voice_of
 
 if TYPE_CHECKING:
     from cogs.chat import Chat
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback")
+EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant")
+
+
+class SchemaRefused(Exception):
+    """The database's schema is not the one this release knows: the one line to exit on."""
 
 
 def build_intents(settings: Settings) -> discord.Intents:
@@ -56,6 +64,7 @@ class ChatBot(commands.AutoShardedBot):
         *,
         products: ProductConfig,
         greenflash_settings: GreenflashSettings,
+        storage: StorageConfig,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -84,14 +93,44 @@ class ChatBot(commands.AutoShardedBot):
             settings=greenflash_settings,
             foreground=self.foreground,
         )
+        self.storage = Storage(storage)
 
     async def setup_hook(self) -> None:
         reason = self.analytics.disabled_reason()
         if reason:
             log.warning("Greenflash analytics are off: %s", reason)
+        await self._prepare_storage()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await command_sync.sync_if_changed(self.tree)
+
+    async def _prepare_storage(self) -> None:
+        """A schema this release does not know (or one ``migrate`` has not brought up to
+        date) stops the start; a database that does not answer does not: the bot then
+        runs on the defaults and the storage logs its one warning."""
+        state = await self.storage.prepare()
+        where = describe(self.storage.url)
+        if state is SchemaState.UNKNOWN:
+            raise SchemaRefused(
+                f"the database ({where}) has a schema this release does not know: deploy "
+                "the release that made it, or downgrade it first"
+            )
+        if state is SchemaState.BEHIND:
+            raise SchemaRefused(
+                f"the database ({where}) needs its migrations: run `python -m bot migrate`"
+            )
+
+    async def in_effect(self, prompt: Prompt, author: discord.abc.User) -> Prompt:
+        """The prompt with the persona and model in effect where it was asked (read through
+        the storage's cache), and whether its author may change them."""
+        settings = await self.storage.settings_for(
+            prompt.guild_id, prompt.channel_id, prompt.parent_id
+        )
+        return replace(
+            prompt,
+            voice=voice_of(settings, self.settings.system_prompt),
+            admin=is_admin(author, self.storage.config.admin_role),
+        )
 
     @property
     def chat(self) -> Chat:
@@ -127,6 +166,7 @@ class ChatBot(commands.AutoShardedBot):
             return
         if prompt.truncated:
             log.info("prompt truncated to %d chars: message=%s", len(prompt.text), message.id)
+        prompt = await self.in_effect(prompt, message.author)
         self.analytics.keep(asyncio.create_task(self.analytics.log_user_message(prompt)))
         await self.chat.answer_message(message, prompt)
 
@@ -161,4 +201,5 @@ class ChatBot(commands.AutoShardedBot):
             await self.chat.drain(self.settings.shutdown_grace_seconds / 2)
         await self.analytics.close()
         await self.model.close()
+        await self.storage.close()
         await super().close()

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import greenflash
 import httpx
 
-from bot.conversation import Prompt, Reply
+from bot.conversation import Prompt, Reply, Voice
 from bot.foreground import Foreground
 from bot.outage import Reachability, never_sent
 from bot.products import ProductConfig
@@ -248,15 +248,22 @@ class Analytics:
 
     # -- messages -------------------------------------------------------------------------
 
+    def _voice(self, prompt: Prompt) -> Voice:
+        """The persona and model in effect where the prompt was asked: each persona's whole
+        system prompt is its own prompt version in Greenflash, each model its own model."""
+        return prompt.voice or Voice(self.model, self.system_prompt)
+
     def _conversation_fields(self, prompt: Prompt) -> dict[str, Any]:
+        voice = self._voice(prompt)
         fields: dict[str, Any] = {
             "external_user_id": str(prompt.user_id),
             "external_conversation_id": str(prompt.channel_id),
-            "model": self.model,
-            "system_prompt": self.system_prompt,
+            "model": voice.model,
+            "system_prompt": voice.system_prompt,
             "properties": {
                 "platform": "discord",
                 "channel_name": prompt.channel_name,
+                "persona": voice.persona,
                 **({"guild_name": prompt.guild_name} if prompt.guild_name else {}),
             },
         }
@@ -298,7 +305,7 @@ class Analytics:
                 "discord_user_name": prompt.user_name,
             },
         }
-        await self._create_message(prompt, item, self.model)
+        await self._create_message(prompt, item, self._voice(prompt).model)
 
     async def log_assistant_message(self, prompt: Prompt, reply: Reply) -> None:
         """The chat cog's half of Pattern B, threaded to the prompt it answers."""

@@ -39,7 +39,7 @@ from typing import Any
 import httpx2
 import openai
 
-from bot.conversation import Usage
+from bot.conversation import Usage, Voice
 from bot.memory import Turn
 from bot.settings import Settings
 from bot.splitting import close_open_fence
@@ -230,19 +230,30 @@ class ChatModel:
             ),
         )
 
-    def build_messages(self, turns: Sequence[Turn]) -> list[dict[str, str]]:
+    @property
+    def default_voice(self) -> Voice:
+        """The operator's model and ``SYSTEM_PROMPT``: what answers without a stored setting."""
+        return Voice(self.model, self.system_prompt)
+
+    def build_messages(
+        self, turns: Sequence[Turn], system_prompt: str | None = None
+    ) -> list[dict[str, str]]:
         """System prompt, then each turn; user turns say who spoke since channels are shared."""
-        messages = [{"role": "system", "content": self.system_prompt}]
+        messages = [{"role": "system", "content": system_prompt or self.system_prompt}]
         for turn in turns:
             content = f"{turn.author}: {turn.content}" if turn.role == "user" else turn.content
             messages.append({"role": turn.role, "content": content})
         return messages
 
-    async def reply(self, turns: Sequence[Turn], on_text: OnText | None = None) -> Completion:
+    async def reply(
+        self, turns: Sequence[Turn], on_text: OnText | None = None, *, voice: Voice | None = None
+    ) -> Completion:
         """Answer ``turns``; when streaming, ``on_text`` gets the whole text so far on each chunk.
+        ``voice`` is the channel's model and system prompt (the operator's without one).
 
         Raises :class:`ModelError` with the text shown so far when the call fails.
         """
+        voice = voice or self.default_voice
         shown = ""
 
         async def track(text: str) -> None:
@@ -253,22 +264,24 @@ class ChatModel:
 
         try:
             if self.stream and on_text is not None:
-                return await self._stream(turns, track)
-            return await self._complete(turns)
+                return await self._stream(turns, voice, track)
+            return await self._complete(turns, voice)
         except openai.APIError as error:
             kind = classify_error(error)
             log.warning(
                 "model call failed: kind=%s error=%s model=%s streamed_chars=%d",
                 kind,
                 type(error).__name__,
-                self.model,
+                voice.model,
                 len(shown),
             )
             raise ModelError(kind, str(error), shown) from error
 
-    def _params(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+    def _params(
+        self, messages: list[dict[str, str]], max_tokens: int, model: str | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "model": self.model,
+            "model": model or self.model,
             "messages": messages,
             self.token_parameter: max_tokens,
         }
@@ -300,23 +313,32 @@ class ChatModel:
         return True
 
     async def _create(
-        self, messages: list[dict[str, str]], *, max_tokens: int, **extra: Any
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        model: str | None = None,
+        **extra: Any,
     ) -> Any:
         """``chat.completions.create`` with the bot's parameters, adapting the token
         parameter's name once when the server refuses it."""
         try:
             return await self.client.chat.completions.create(
-                **self._params(messages, max_tokens), **extra
+                **self._params(messages, max_tokens, model), **extra
             )
         except openai.BadRequestError as error:
             if not self._adapt(error):
                 raise
         return await self.client.chat.completions.create(
-            **self._params(messages, max_tokens), **extra
+            **self._params(messages, max_tokens, model), **extra
         )
 
-    async def _complete(self, turns: Sequence[Turn]) -> Completion:
-        response = await self._create(self.build_messages(turns), max_tokens=self.max_tokens)
+    async def _complete(self, turns: Sequence[Turn], voice: Voice) -> Completion:
+        response = await self._create(
+            self.build_messages(turns, voice.system_prompt),
+            max_tokens=self.max_tokens,
+            model=voice.model,
+        )
         choice = response.choices[0] if response.choices else None
         message = choice.message if choice else None
         content = (message.content or "") if message else ""
@@ -327,21 +349,22 @@ class ChatModel:
         usage = response.usage
         return Completion(
             text=text,
-            model=response.model or self.model,
+            model=response.model or voice.model,
             usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
             finish_reason=choice.finish_reason if choice else None,
             refused=bool(refusal) and not content,
         )
 
-    async def _stream(self, turns: Sequence[Turn], on_text: OnText) -> Completion:
+    async def _stream(self, turns: Sequence[Turn], voice: Voice, on_text: OnText) -> Completion:
         content = ""
         refusal = ""
-        model = self.model
+        model = voice.model
         usage = Usage()
         finish_reason: str | None = None
         stream = await self._create(
-            self.build_messages(turns),
+            self.build_messages(turns, voice.system_prompt),
             max_tokens=self.max_tokens,
+            model=voice.model,
             stream=True,
             stream_options={"include_usage": True},
         )

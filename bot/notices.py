@@ -9,11 +9,14 @@ from __future__ import annotations
 EMPTY_MENTION = "Hi! Ask me something after the mention, or use `/ask`."
 ATTACHMENTS_ONLY = "I can only read text for now. Please type your question."
 COOLDOWN = "You're sending messages quickly. Please try again in {seconds:.0f}s."
+BUDGET_REACHED = (
+    "You've reached your daily limit with me in this server. It resets <t:{resets}:R>."
+)
 RESET_MARKER = "🧹 Conversation reset."
 RESET_DONE = RESET_MARKER + " I won't use anything said in this channel before this point."
 
 _FIXED = (EMPTY_MENTION, ATTACHMENTS_ONLY)
-_PREFIXES = (COOLDOWN.split("{", 1)[0], RESET_MARKER)
+_PREFIXES = (COOLDOWN.split("{", 1)[0], BUDGET_REACHED.split("{", 1)[0], RESET_MARKER)
 
 
 def is_notice(content: str) -> bool:

@@ -10,6 +10,7 @@ announced publicly in one line, so people in the channel know what they are talk
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -17,7 +18,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.admins import is_admin
 from bot.storage import MAX_PERSONA_CHARS, Budget, Change, Storage, StorageUnavailable
+from bot.voices import persona_name
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -28,20 +31,13 @@ NO_PERSONA = "This channel uses the default assistant (no persona set)."
 # Discord returns at most 25 autocomplete choices.
 MAX_CHOICES = 25
 ANNOUNCE_PREVIEW = 120
+CHANGE_EVENTS = {"persona": "persona_changed", "model": "model_changed"}
 MODEL_SOURCES = {
     "channel": "set for this channel",
     "parent": "set for the parent channel",
     "guild": "set for this server",
     "default": "the bot's default",
 }
-
-
-def is_admin(member: discord.Member, admin_role: str) -> bool:
-    if member.guild_permissions.manage_guild:
-        return True
-    if not admin_role:
-        return False
-    return any(admin_role in (role.name, str(role.id)) for role in member.roles)
 
 
 def model_choices(allowlist: tuple[str, ...], typed: str) -> list[str]:
@@ -116,7 +112,7 @@ class Assistant(commands.Cog):
         announce it in the channel."""
         member = interaction.user
         role = self.storage.config.admin_role
-        if not (isinstance(member, discord.Member) and is_admin(member, role)):
+        if not is_admin(member, role):
             refusal = NOT_ADMIN.format(role=f" or the {role} role" if role else "")
             await interaction.response.send_message(refusal, ephemeral=True)
             return
@@ -127,6 +123,37 @@ class Assistant(commands.Cog):
             await interaction.response.send_message(text, ephemeral=True)
             return
         await interaction.response.send_message(announcement(change))
+        self._record(interaction, change)
+
+    def _record(self, interaction: discord.Interaction, change: Change) -> None:
+        """``persona_changed`` / ``model_changed`` (neutral) in the channel's conversation,
+        so Greenflash shows where one variant ends and the next begins."""
+        if change.setting not in CHANGE_EVENTS:
+            return
+        if change.setting == "persona":
+            value = persona_name(change.new, change.channel_id)
+            before = persona_name(change.old, change.channel_id)
+        else:
+            value, before = change.new or "default", change.old or "default"
+        analytics = self.bot.analytics
+        analytics.keep(
+            asyncio.create_task(
+                analytics.record_event(
+                    CHANGE_EVENTS[change.setting],
+                    guild_id=change.guild_id,
+                    conversation_id=interaction.channel_id or 0,
+                    user_id=change.user_id,
+                    source_id=interaction.id,
+                    influence="neutral",
+                    value=value,
+                    properties={
+                        "previous": before,
+                        "scope": "server" if change.channel_id is None else "channel",
+                    },
+                    occurred_at=interaction.created_at,
+                )
+            )
+        )
 
     @persona.command(name="set", description="Give this channel (or thread) its own persona.")
     @app_commands.describe(text="The system prompt for this channel")
@@ -238,5 +265,4 @@ class Assistant(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    """Phase 2 gives ``ChatBot`` the ``storage`` it prepares in ``setup_hook``."""
-    await bot.add_cog(Assistant(bot, bot.storage))  # type: ignore[attr-defined]
+    await bot.add_cog(Assistant(bot, bot.storage))

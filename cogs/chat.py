@@ -23,7 +23,7 @@ from discord.ext import commands
 from bot.conversation import Prompt, Reply, Usage
 from bot.llm import ModelError, is_polite_failure
 from bot.memory import ConversationMemory, Turn
-from bot.notices import RESET_MARKER, is_notice
+from bot.notices import BUDGET_REACHED, RESET_MARKER, is_notice
 from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
 from bot.triggers import classify, readable_text
 from bot.typing_indicator import TypingIndicator
@@ -154,7 +154,10 @@ class Chat(commands.Cog):
         writer = ReplyWriter(target, edit_interval=self.edit_interval)
         started = time.monotonic()
         epoch: int | None = None
+        voice = prompt.voice or self.bot.model.default_voice
         try:
+            if await self._over_budget(prompt, writer):
+                return
             async with TypingIndicator(channel if typing else None) as indicator:
                 epoch, turns = await self._context(channel, prompt)
 
@@ -162,7 +165,7 @@ class Chat(commands.Cog):
                     indicator.stop()
                     await writer.update(text)
 
-                completion = await self.bot.model.reply(turns, on_text=show)
+                completion = await self.bot.model.reply(turns, on_text=show, voice=voice)
                 await writer.finish(completion.shown_text)
         except ModelError as error:
             self._forget(prompt, epoch)
@@ -186,6 +189,9 @@ class Chat(commands.Cog):
             Turn("assistant", completion.shown_text, key=writer.messages[0].id),
             epoch=epoch,
         )
+        self.bot.storage.charge_later(
+            prompt.guild_id, prompt.user_id, tokens=completion.usage.total_tokens
+        )
         self._log_reply(
             prompt,
             writer,
@@ -199,6 +205,41 @@ class Chat(commands.Cog):
         )
         if self.bot.settings.feedback_reactions:
             await self._invite_feedback(writer.messages[-1])
+
+    async def _over_budget(self, prompt: Prompt, writer: ReplyWriter) -> bool:
+        """Past today's budget: the notice instead of a model call (admins exempt when the
+        operator says so), and a negative ``daily_budget_reached`` event. A budget the
+        database could not check is not enforced (:meth:`Storage.check_budget`)."""
+        storage = self.bot.storage
+        if prompt.admin and storage.config.budget_exempt_admins:
+            return False
+        check = await storage.check_budget(prompt.guild_id, prompt.user_id)
+        if not check.over or check.usage is None:
+            return False
+        await writer.finish(BUDGET_REACHED.format(resets=int(check.resets_at.timestamp())))
+        analytics = self.bot.analytics
+        analytics.keep(
+            asyncio.create_task(
+                analytics.record_event(
+                    "daily_budget_reached",
+                    guild_id=prompt.guild_id,
+                    conversation_id=prompt.channel_id,
+                    user_id=prompt.user_id,
+                    source_id=prompt.message_id,
+                    influence="negative",
+                    value="over the daily budget",
+                    properties={
+                        "tokens_used": check.usage.tokens,
+                        "messages_used": check.usage.messages,
+                        "token_budget": check.budget.tokens or 0,
+                        "message_budget": check.budget.messages or 0,
+                        "resets_at": check.resets_at.isoformat(),
+                    },
+                    occurred_at=prompt.created_at,
+                )
+            )
+        )
+        return True
 
     def _log_reply(
         self,
@@ -249,7 +290,7 @@ class Chat(commands.Cog):
                 writer,
                 started,
                 text=shown,
-                model=self.bot.model.model,
+                model=(prompt.voice or self.bot.model.default_voice).model,
                 usage=Usage(),
                 cut_off=True,
             )

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.notices import COOLDOWN, RESET_DONE
 from bot.triggers import prompt_from_interaction
+from bot.voices import DEFAULT_PERSONA
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -34,6 +35,12 @@ _PYTHON_TYPES = {
 }
 BAD_OPTIONS = "That command's options don't look right. Try `/help` to see how to use it."
 FAILED = "Something went wrong on my side. Please try again."
+
+
+def persona_line(persona: str) -> str:
+    if persona == DEFAULT_PERSONA:
+        return "the default assistant"
+    return "set by this server's admins (`/persona show`)"
 
 
 class NotHere(app_commands.CheckFailure):
@@ -124,6 +131,7 @@ class Commands(commands.Cog):
             await tell(interaction, COOLDOWN.format(seconds=retry))
             return
         await interaction.response.defer(thinking=True)
+        question = await self.bot.in_effect(question, interaction.user)
         analytics = self.bot.analytics
         analytics.keep(asyncio.create_task(analytics.log_user_message(question)))
         await self.bot.chat.answer_interaction(interaction, question)
@@ -163,7 +171,13 @@ class Commands(commands.Cog):
                 + (" In chat channels I answer every message." if settings.chat_channel_ids else "")
             ),
         )
-        embed.add_field(name="Model", value=f"`{settings.model}`", inline=True)
+        here = await self.bot.in_effect(
+            prompt_from_interaction(interaction, "", settings.max_prompt_chars), interaction.user
+        )
+        voice = here.voice
+        assert voice is not None
+        embed.add_field(name="Model", value=f"`{voice.model}`", inline=True)
+        embed.add_field(name="Persona", value=persona_line(voice.persona), inline=True)
         embed.add_field(
             name="Commands",
             value="`/ask` ask a question\n`/reset` forget this channel's conversation\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from unittest import mock
 from bot.client import ChatBot
 from bot.products import ProductConfig
 from bot.settings import Settings
+from bot.storage import StorageConfig
 from tests.helpers import TEST_PRODUCT, greenflash_settings, make_settings
 from tests.standins.discord_server import CHAT_CHANNEL, DiscordStandIn, fast_startup
 from tests.standins.greenflash_server import GreenflashStandIn
@@ -59,11 +61,15 @@ async def running_bot(
     *,
     products: ProductConfig | None = None,
     edit_interval: float | None = None,
+    storage: StorageConfig | None = None,
     **greenflash_overrides: Any,
 ) -> AsyncIterator[ChatBot]:
-    """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would)."""
+    """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would).
+    Without ``storage`` the bot gets the embedded default, a fresh SQLite file in a
+    temporary directory (never the checkout's ``data/``)."""
     settings = settings or bot_settings(stands)
     with (
+        tempfile.TemporaryDirectory(prefix="bot-db-") as database_dir,
         stands.discord.redirect(),
         mock.patch.dict(os.environ, {"OPENAI_BASE_URL": stands.openai.base_url}),
     ):
@@ -72,6 +78,10 @@ async def running_bot(
             products=products or ProductConfig(default_product_id=TEST_PRODUCT),
             greenflash_settings=greenflash_settings(stands.greenflash.base_url,
                                                     **greenflash_overrides),
+            storage=storage or StorageConfig(
+                database_path=os.path.join(database_dir, "bot.sqlite3"),
+                model_allowlist=(settings.model,),
+            ),
         )
         fast_startup(bot)
         runner = asyncio.create_task(bot.start(settings.discord_token))

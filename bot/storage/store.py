@@ -113,6 +113,7 @@ class Storage:
         self._cache: TTLCache[Hashable, Any] = TTLCache(config.cache_seconds, clock=clock)
         self._health = Health(RETRY_SECONDS, clock)
         self._refreshing: dict[Hashable, asyncio.Task[None]] = {}
+        self._charges: set[asyncio.Task[Usage | None]] = set()
         self._now = now
 
     async def prepare(self) -> SchemaState | None:
@@ -137,8 +138,8 @@ class Storage:
         await self._engine.dispose()
 
     async def settled(self) -> None:
-        """Wait for the background refreshes in flight."""
-        await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+        """Wait for the background refreshes and charges in flight."""
+        await asyncio.gather(*self._refreshing.values(), *self._charges, return_exceptions=True)
 
     def reset_time(self) -> dt.datetime:
         return reset_time(self._now())
@@ -252,6 +253,13 @@ class Storage:
             return None
         self._cache.put(("usage", gid, user_id, day), usage)
         return usage
+
+    def charge_later(self, guild_id: int | None, user_id: int, *, tokens: int) -> None:
+        """After a reply: count it without holding the reply up. The task is held here
+        (asyncio keeps only weak references) and :meth:`close` waits for it."""
+        task = asyncio.create_task(self.charge(guild_id, user_id, tokens=tokens))
+        self._charges.add(task)
+        task.add_done_callback(self._charges.discard)
 
     async def set_persona(self, guild_id: int, channel_id: int, persona: str, *, by: int) -> Change:
         """Raises ``ValueError`` (empty or too long) or :class:`StorageUnavailable`."""

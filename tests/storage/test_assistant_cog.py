@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.client import ChatBot
 from bot.storage import Storage
-from cogs.assistant import NOT_ADMIN, NOT_SAVED, Assistant, model_choices, preview
+from cogs.assistant import NOT_ADMIN, NOT_SAVED, model_choices, preview
 from tests.bot_harness import Stands, running_bot
 from tests.helpers import pings_nobody
 from tests.standins.discord_server import GENERAL_CHANNEL
@@ -29,10 +29,12 @@ EPHEMERAL = 1 << 6
 
 
 @asynccontextmanager
-async def assistant_bot(stands: Stands, storage: Storage) -> AsyncIterator[ChatBot]:
-    async with running_bot(stands) as bot:
-        await bot.add_cog(Assistant(bot, storage))
-        yield bot
+async def assistant_bot(
+    stands: Stands, backend: Backend, **config: object
+) -> AsyncIterator[Storage]:
+    """The real bot on ``backend``'s database; yields the storage it uses."""
+    async with running_bot(stands, storage=replace(backend.config, **config)) as bot:
+        yield bot.storage
 
 
 async def answer(stands: Stands, name: str, options: dict | None = None, **where) -> dict:
@@ -41,9 +43,9 @@ async def answer(stands: Stands, name: str, options: dict | None = None, **where
 
 
 async def test_an_admin_sets_a_persona_the_channel_hears_it_and_a_thread_inherits_it(
-    stands: Stands, storage: Storage
+    stands: Stands, backend: Backend, storage: Storage
 ) -> None:
-    async with assistant_bot(stands, storage):
+    async with assistant_bot(stands, backend):
         persona = "You are Ada, the Alpha Guild support assistant.\nAnswer briefly."
         said = await answer(stands, "persona set", {"text": persona})
         assert not said.get("flags", 0) & EPHEMERAL
@@ -69,26 +71,22 @@ async def test_an_admin_sets_a_persona_the_channel_hears_it_and_a_thread_inherit
 async def test_a_member_without_manage_server_is_refused_unless_given_the_admin_role(
     stands: Stands, backend: Backend
 ) -> None:
-    storage = backend.storage(config={"admin_role": str(BOT_ROLE_A)})
-    try:
-        async with assistant_bot(stands, storage):
-            refused = await answer(stands, "persona set", {"text": "Pirate mode"}, user=BOB)
-            assert refused["flags"] & EPHEMERAL
-            assert refused["content"] == NOT_ADMIN.format(role=f" or the {BOT_ROLE_A} role")
-            assert (await storage.settings_for(GUILD_A, GENERAL_CHANNEL)).persona is None
+    async with assistant_bot(stands, backend, admin_role=str(BOT_ROLE_A)) as storage:
+        refused = await answer(stands, "persona set", {"text": "Pirate mode"}, user=BOB)
+        assert refused["flags"] & EPHEMERAL
+        assert refused["content"] == NOT_ADMIN.format(role=f" or the {BOT_ROLE_A} role")
+        assert (await storage.settings_for(GUILD_A, GENERAL_CHANNEL)).persona is None
 
-            stands.discord.world.guilds[GUILD_A].members[BOB_ID]["roles"].append(str(BOT_ROLE_A))
-            allowed = await answer(stands, "persona set", {"text": "Pirate mode"}, user=BOB)
-            assert allowed["content"].startswith(f"<@{BOB_ID}> set this channel's persona")
+        stands.discord.world.guilds[GUILD_A].members[BOB_ID]["roles"].append(str(BOT_ROLE_A))
+        allowed = await answer(stands, "persona set", {"text": "Pirate mode"}, user=BOB)
+        assert allowed["content"].startswith(f"<@{BOB_ID}> set this channel's persona")
         assert (await storage.settings_for(GUILD_A, GENERAL_CHANNEL)).persona == "Pirate mode"
-    finally:
-        await storage.close()
 
 
 async def test_only_allowed_models_can_be_chosen_per_channel_or_server(
-    stands: Stands, storage: Storage
+    stands: Stands, backend: Backend, storage: Storage
 ) -> None:
-    async with assistant_bot(stands, storage):
+    async with assistant_bot(stands, backend):
         refused = await answer(stands, "model set", {"name": "gpt-9-ultra"})
         assert refused["flags"] & EPHEMERAL
         assert "gpt-9-ultra" in refused["content"]
@@ -101,10 +99,10 @@ async def test_only_allowed_models_can_be_chosen_per_channel_or_server(
 
 
 async def test_budget_set_is_announced_and_show_tells_a_person_their_use(
-    stands: Stands, storage: Storage
+    stands: Stands, backend: Backend, storage: Storage
 ) -> None:
     await storage.charge(GUILD_A, ALICE_ID, tokens=321)
-    async with assistant_bot(stands, storage):
+    async with assistant_bot(stands, backend):
         said = await answer(stands, "budget set", {"tokens": 50_000, "messages": 0})
         assert said["content"] == (
             f"<@{ALICE_ID}> set the daily budget per person to 50000 tokens, unlimited "
@@ -121,16 +119,15 @@ async def test_budget_set_is_announced_and_show_tells_a_person_their_use(
 async def test_with_the_database_down_a_change_is_refused_and_show_gives_defaults(
     stands: Stands, backend: Backend
 ) -> None:
-    storage = backend.storage(config={"timeout": 0.5})
-    try:
-        async with assistant_bot(stands, storage), backend.outage(storage):
-            refused = await answer(stands, "persona set", {"text": "Lost"})
-            assert refused["flags"] & EPHEMERAL
-            assert refused["content"] == NOT_SAVED
-            shown = await answer(stands, "model show")
-            assert f"`{MODELS[0]}`" in shown["content"]
-    finally:
-        await storage.close()
+    async with (
+        assistant_bot(stands, backend, timeout=0.5) as storage,
+        backend.outage(storage),
+    ):
+        refused = await answer(stands, "persona set", {"text": "Lost"})
+        assert refused["flags"] & EPHEMERAL
+        assert refused["content"] == NOT_SAVED
+        shown = await answer(stands, "model show")
+        assert f"`{MODELS[0]}`" in shown["content"]
 
 
 @given(st.lists(st.text(min_size=1, max_size=30), unique=True, max_size=40).map(tuple),
