@@ -11,9 +11,13 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 log = logging.getLogger("bot.storage")
+
+# What a failing database raises: SQLAlchemy wraps driver errors; connecting can also end
+# in a plain OSError (refused, unreachable) or our own bound's TimeoutError.
+DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 
 def describe(error: BaseException) -> str:

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.budget import (
@@ -41,16 +40,13 @@ from bot.storage.cache import TTLCache
 from bot.storage.channels import ChannelRow, ChannelSettings, GuildRow, clean_persona, resolve
 from bot.storage.config import StorageConfig
 from bot.storage.engine import build_engine
-from bot.storage.health import Health
+from bot.storage.health import DATABASE_ERRORS, Health
 from bot.storage.schema import SchemaState, engine_state, upgrade_engine
 from bot.storage.tables import channel_settings, daily_usage, guild_settings, setting_changes
 from bot.storage.urls import engine_url
 
 T = TypeVar("T")
 
-# What a failing database raises: SQLAlchemy wraps driver errors; connecting can also end
-# in a plain OSError (refused, unreachable) or our own bound's TimeoutError.
-DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 # Usage in DMs counts under this guild id; Discord never issues snowflake 0.
 DM_GUILD = 0
 # After a failure, how long callers get defaults before the database is tried again.

@@ -39,3 +39,8 @@ def engine_url(database_url: str, database_path: str) -> URL:
 def describe(url: URL) -> str:
     """The URL for logs and the doctor: never the password."""
     return url.render_as_string(hide_password=True)
+
+
+def sqlite_file_missing(url: URL) -> bool:
+    """An SQLite database whose file does not exist yet (connecting would create it)."""
+    return url.get_backend_name() == "sqlite" and not Path(url.database or "").exists()
