@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage import Storage, StorageConfig, engine_url, migrate
 from tests.standins.postgres_server import PostgresServer
@@ -53,6 +55,24 @@ class Backend:
         """Another handle on the same database, as another worker process would open."""
         overrides = kwargs.pop("config", {})
         return Storage(replace(self.config, **overrides), **kwargs)
+
+    def env(self) -> dict[str, str]:
+        """The variables that point a ``python -m bot`` process at this database."""
+        if self.config.database_url:
+            return {"DATABASE_URL": self.config.database_url}
+        return {"DATABASE_PATH": self.config.database_path}
+
+    async def stamp(self, revision: str) -> None:
+        """Write ``revision`` into Alembic's table, as a newer release's migration would."""
+        engine = create_async_engine(self.url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("UPDATE alembic_version SET version_num = :revision"),
+                    {"revision": revision},
+                )
+        finally:
+            await engine.dispose()
 
     @asynccontextmanager
     async def outage(self, *users: Storage) -> AsyncIterator[None]:
