@@ -22,6 +22,7 @@ from bot.storage.channels import (
     clean_persona,
     resolve,
 )
+from bot.voices import DEFAULT_PERSONA, persona_name, voice_of
 from tests.storage.conftest import FakeClock
 
 # --- cache ---------------------------------------------------------------------------
@@ -227,3 +228,34 @@ def test_a_persona_adds_to_the_framing_and_never_replaces_it(framing, persona) -
     else:
         assert prompt.startswith(framing + "\n\n")
         assert prompt.endswith("\n" + persona)
+
+
+snowflakes = st.integers(min_value=1, max_value=2**63 - 1)
+
+
+@given(st.text(min_size=1, max_size=MAX_PERSONA_CHARS), st.text(min_size=1, max_size=50),
+       snowflakes, snowflakes)
+def test_a_persona_is_named_by_where_it_was_set_and_its_exact_text(
+    persona, other, channel_id, other_channel
+) -> None:
+    """Greenflash segments on the name: the same text in the same place keeps one name; a
+    different text, or another channel, is another persona."""
+    name = persona_name(persona, channel_id)
+    assert name == persona_name(persona, channel_id)
+    assert name != DEFAULT_PERSONA
+    assert str(channel_id) in name
+    if other != persona:
+        assert persona_name(other, channel_id) != name
+    if other_channel != channel_id:
+        assert persona_name(persona, other_channel) != name
+    assert persona_name(None, channel_id) == DEFAULT_PERSONA
+
+
+@given(st.text(min_size=1), st.none() | st.text(min_size=1, max_size=MAX_PERSONA_CHARS),
+       st.sampled_from(["gpt-4o-mini", "gpt-4o"]))
+def test_the_voice_is_the_model_and_prompt_in_effect(framing, persona, model) -> None:
+    settings = ChannelSettings(persona, 7 if persona else None, model, "channel")
+    voice = voice_of(settings, framing)
+    assert voice.model == model
+    assert voice.system_prompt == settings.system_prompt(framing)
+    assert (voice.persona == DEFAULT_PERSONA) is (persona is None)
