@@ -450,6 +450,31 @@ class Analytics:
             )
         )
 
+    def prompt_outcome(
+        self,
+        prompt: Prompt,
+        event_type: str,
+        *,
+        influence: Influence,
+        value: str,
+        properties: dict[str, object],
+    ) -> None:
+        """An outcome of one prompt, in its conversation, at the prompt's time, keyed on
+        its id: fire-and-forget like every call here."""
+        self._spawn(
+            self.record_event(
+                event_type,
+                guild_id=prompt.guild_id,
+                conversation_id=prompt.channel_id,
+                user_id=prompt.user_id,
+                source_id=prompt.message_id,
+                influence=influence,
+                value=value,
+                properties=properties,
+                occurred_at=prompt.created_at,
+            )
+        )
+
     async def record_event(
         self,
         event_type: str,

@@ -217,27 +217,18 @@ class Chat(commands.Cog):
         if not check.over or check.usage is None:
             return False
         await writer.finish(BUDGET_REACHED.format(resets=int(check.resets_at.timestamp())))
-        analytics = self.bot.analytics
-        analytics.keep(
-            asyncio.create_task(
-                analytics.record_event(
-                    "daily_budget_reached",
-                    guild_id=prompt.guild_id,
-                    conversation_id=prompt.channel_id,
-                    user_id=prompt.user_id,
-                    source_id=prompt.message_id,
-                    influence="negative",
-                    value="over the daily budget",
-                    properties={
-                        "tokens_used": check.usage.tokens,
-                        "messages_used": check.usage.messages,
-                        "token_budget": check.budget.tokens or 0,
-                        "message_budget": check.budget.messages or 0,
-                        "resets_at": check.resets_at.isoformat(),
-                    },
-                    occurred_at=prompt.created_at,
-                )
-            )
+        self.bot.analytics.prompt_outcome(
+            prompt,
+            "daily_budget_reached",
+            influence="negative",
+            value="over the daily budget",
+            properties={
+                "tokens_used": check.usage.tokens,
+                "messages_used": check.usage.messages,
+                "token_budget": check.budget.tokens or 0,
+                "message_budget": check.budget.messages or 0,
+                "resets_at": check.resets_at.isoformat(),
+            },
         )
         return True
 
