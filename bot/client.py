@@ -20,14 +20,16 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot import command_sync
+from bot import command_sync, discord_patches
 from bot.admins import is_admin
 from bot.conversation import Prompt, Trigger
 from bot.foreground import Foreground
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.llm import ChatModel
+from bot.loop_watchdog import LoopWatchdog
 from bot.notices import ATTACHMENTS_ONLY, COOLDOWN, EMPTY_MENTION
 from bot.products import ProductConfig
+from bot.request_budget import RequestBudget
 from bot.settings import Settings
 from bot.storage import SchemaState, Storage, StorageConfig, describe
 from bot.triggers import classify, prompt_from_message
@@ -66,7 +68,11 @@ class ChatBot(commands.AutoShardedBot):
         greenflash_settings: GreenflashSettings,
         storage: StorageConfig,
     ) -> None:
+        discord_patches.apply()
+        # Counts every 401/403/429 discord.py receives, retried 429s included.
+        self.request_budget = RequestBudget()
         super().__init__(
+            http_trace=self.request_budget.trace_config(),
             command_prefix=commands.when_mentioned,
             help_command=None,
             intents=build_intents(settings),
@@ -81,6 +87,7 @@ class ChatBot(commands.AutoShardedBot):
             lambda prompt: prompt.user_id,
         )
         self.accepting = True
+        self.watchdog = LoopWatchdog(settings.loop_stall_seconds)
         self._shutdown: asyncio.Task[None] | None = None
         # Both SDKs open their HTTP sessions lazily, on first use inside the running loop.
         self.model = ChatModel(settings)
@@ -96,6 +103,7 @@ class ChatBot(commands.AutoShardedBot):
         self.storage = Storage(storage)
 
     async def setup_hook(self) -> None:
+        self.watchdog.start()
         reason = self.analytics.disabled_reason()
         if reason:
             log.warning("Greenflash analytics are off: %s", reason)
@@ -203,3 +211,11 @@ class ChatBot(commands.AutoShardedBot):
         await self.model.close()
         await self.storage.close()
         await super().close()
+        self.watchdog.stop()
+        budget = self.request_budget
+        log.info(
+            "closed: %d invalid Discord requests (401/403/429) in the last %.0f minutes "
+            "(Discord's limit %d), %d since start; longest event-loop stall %.2fs",
+            budget.count(), budget.window / 60, budget.limit, budget.total,
+            self.watchdog.longest_stall,
+        )

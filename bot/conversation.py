@@ -87,6 +87,7 @@ class Reply:
     cut_off: bool = False
     finish_reason: str | None = None
     refused: bool = False
+    delivery: str = "messages"
 
     @property
     def message_id(self) -> int:

@@ -327,6 +327,7 @@ class Analytics:
                 "refusal": reply.refused,
                 "in_reply_to_user_id": str(prompt.user_id),
                 "in_reply_to_user_name": prompt.user_name,
+                "delivery": reply.delivery,
             },
         }
         await self._create_message(prompt, item, reply.model)

@@ -195,6 +195,8 @@ class Settings:
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     shutdown_grace_seconds: float = 20.0
+    reply_max_messages: int = 10
+    loop_stall_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -239,6 +241,12 @@ class Settings:
             shard_ids=shard_ids,
             shutdown_grace_seconds=env.number(
                 "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, minimum=1.0
+            ),
+            reply_max_messages=env.integer(
+                "REPLY_MAX_MESSAGES", cls.reply_max_messages, minimum=1
+            ),
+            loop_stall_seconds=env.number(
+                "LOOP_STALL_SECONDS", cls.loop_stall_seconds, minimum=0.1
             ),
         )
         env.raise_if_problems()

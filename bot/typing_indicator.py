@@ -4,13 +4,16 @@ Each typing indicator is a REST request, and Discord allows a bot 50 requests a 
 all. An answer whose first words appear within half a second needs no indicator (it would
 be gone before anyone read it), and once words are on screen the growing message says
 enough. So the indicator starts only if nothing is visible after ``delay`` seconds, and
-stops as soon as something is.
+stops as soon as something is. It is optional traffic: while the bot is spending its
+invalid-request budget (:mod:`bot.request_budget`), ``allowed()`` says no and no
+indicator is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Self
 
 import discord
@@ -28,10 +31,15 @@ class TypingIndicator:
     ``channel=None`` (a slash command's deferral already shows "thinking") it does nothing."""
 
     def __init__(
-        self, channel: discord.abc.Messageable | None, delay: float = TYPING_DELAY
+        self,
+        channel: discord.abc.Messageable | None,
+        delay: float = TYPING_DELAY,
+        *,
+        allowed: Callable[[], bool] = lambda: True,
     ) -> None:
         self.channel = channel
         self.delay = delay
+        self.allowed = allowed
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
@@ -51,6 +59,9 @@ class TypingIndicator:
     async def _show(self, channel: discord.abc.Messageable) -> None:
         await asyncio.sleep(self.delay)
         while True:  # until stop(); Discord shows each indicator for about 10 s
+            if not self.allowed():
+                log.debug("no typing indicator: saving Discord's invalid-request budget")
+                return
             try:
                 await uncancelled(channel.typing())  # awaiting it sends one indicator
             except discord.HTTPException as error:  # posting the reply will report why

@@ -24,10 +24,16 @@ from bot.conversation import Prompt, Reply, Usage
 from bot.llm import ModelError, is_polite_failure
 from bot.memory import ConversationMemory, Turn
 from bot.notices import BUDGET_REACHED, RESET_MARKER, is_notice
-from bot.reply_writer import InteractionTarget, MessageTarget, ReplyTarget, ReplyWriter
+from bot.reply_writer import (
+    InteractionTarget,
+    MessageTarget,
+    ReplyRefused,
+    ReplyTarget,
+    ReplyWriter,
+)
 from bot.triggers import classify, readable_text
 from bot.typing_indicator import TypingIndicator
-from bot.uncancelled import uncancelled
+from bot.uncancelled import cancel_and_wait, uncancelled
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -56,10 +62,20 @@ class Chat(commands.Cog):
         self.memory = ConversationMemory(
             max_turns=settings.context_max_messages + 1, max_chars=settings.context_max_chars
         )
-        self.edit_interval = EDIT_INTERVAL
+        self.base_edit_interval = EDIT_INTERVAL
         self._replies: dict[int, asyncio.Task[None]] = {}
         self._first_part: OrderedDict[int, int] = OrderedDict()
         self._rebuilds: dict[int, asyncio.Task[None]] = {}
+
+    @property
+    def edit_interval(self) -> float:
+        """Seconds between streaming edits of one message: stretched while the bot is
+        spending Discord's invalid-request budget (:mod:`bot.request_budget`)."""
+        return self.base_edit_interval * self.bot.request_budget.edit_interval_factor()
+
+    @edit_interval.setter
+    def edit_interval(self, seconds: float) -> None:
+        self.base_edit_interval = seconds
 
     # -- entry points -----------------------------------------------------------------------
 
@@ -87,7 +103,9 @@ class Chat(commands.Cog):
         return self._first_part.get(message_id)
 
     async def drain(self, grace: float) -> None:
-        """Shutdown: let replies in progress finish for ``grace`` seconds, cancel the rest."""
+        """Shutdown: let replies in progress finish for ``grace`` seconds, then cancel the
+        rest; each withdraws what it had streamed (its REST calls are never cancelled), for
+        at most another half of ``grace``, so shutdown ends in bound."""
         if not self._replies:
             return
         log.info("waiting up to %.0fs for %d reply(ies)", grace, len(self._replies))
@@ -96,10 +114,13 @@ class Chat(commands.Cog):
         # Loop: a slash command acknowledged just before shutdown may add a reply meanwhile.
         while self._replies and (remaining := deadline - loop.time()) > 0:
             await asyncio.wait(set(self._replies.values()), timeout=remaining)
-        late = set(self._replies.values())
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        if not self._replies:
+            return
+        log.warning("shutdown grace over; withdrawing %d unfinished reply(ies)",
+                    len(self._replies))
+        left = await cancel_and_wait(set(self._replies.values()), grace / 2)
+        if left:
+            log.warning("%d reply(ies) still withdrawing at shutdown; leaving them", len(left))
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
@@ -151,14 +172,21 @@ class Chat(commands.Cog):
         *,
         typing: bool,
     ) -> None:
-        writer = ReplyWriter(target, edit_interval=self.edit_interval)
+        writer = ReplyWriter(
+            target,
+            edit_interval=self.edit_interval,
+            max_messages=self.bot.settings.reply_max_messages,
+        )
         started = time.monotonic()
         epoch: int | None = None
         voice = prompt.voice or self.bot.model.default_voice
+        budget = self.bot.request_budget
         try:
             if await self._over_budget(prompt, writer):
                 return
-            async with TypingIndicator(channel if typing else None) as indicator:
+            async with TypingIndicator(
+                channel if typing else None, allowed=budget.optional_allowed
+            ) as indicator:
                 epoch, turns = await self._context(channel, prompt)
 
                 async def show(text: str) -> None:
@@ -175,14 +203,20 @@ class Chat(commands.Cog):
             self._forget(prompt, epoch)
             await self._withdraw(writer)
             raise
-        except discord.HTTPException as error:
+        except ReplyRefused as refusal:
             # The question stays in memory: a rebuild would read it, unanswered, too.
             log.warning(
                 "could not post reply in channel %s to %s: %s",
                 prompt.channel_id,
                 prompt.message_id,
-                error,
+                refusal,
             )
+            if writer.messages:
+                self._log_reply(
+                    prompt, writer, started, text=refusal.seen, model=self.bot.model.model,
+                    usage=Usage(), cut_off=True,
+                )
+            self._record_failure(prompt, refusal.reason, partial=bool(writer.messages))
             return
         self.memory.add(
             prompt.channel_id,
@@ -203,6 +237,8 @@ class Chat(commands.Cog):
             finish_reason=completion.finish_reason,
             refused=completion.refused,
         )
+        if writer.refusals:
+            self._record_failure(prompt, writer.refusals[0], partial=False, recovered=True)
         if self.bot.settings.feedback_reactions:
             await self._invite_feedback(writer.messages[-1])
 
@@ -261,6 +297,7 @@ class Chat(commands.Cog):
             cut_off=cut_off,
             finish_reason=finish_reason,
             refused=refused,
+            delivery=writer.delivery,
         )
         analytics = self.bot.analytics
         analytics.keep(asyncio.create_task(analytics.log_assistant_message(prompt, reply)))
@@ -271,11 +308,10 @@ class Chat(commands.Cog):
         """The polite sentence; a cut-off stream keeps its text and is logged as seen."""
         try:
             shown = await writer.fail(error.partial_text, error.user_message)
-        except discord.HTTPException as send_error:
-            log.warning("could not post failure notice in %s: %s", prompt.channel_id, send_error)
-            return
-        analytics = self.bot.analytics
-        if error.partial_text:
+        except ReplyRefused as refusal:
+            log.warning("could not post failure notice in %s: %s", prompt.channel_id, refusal)
+            shown = refusal.seen
+        if writer.messages and error.partial_text:
             self._log_reply(
                 prompt,
                 writer,
@@ -285,6 +321,18 @@ class Chat(commands.Cog):
                 usage=Usage(),
                 cut_off=True,
             )
+        self._record_failure(prompt, str(error.kind), partial=bool(error.partial_text))
+
+    def _record_failure(
+        self, prompt: Prompt, reason: str, *, partial: bool, recovered: bool = False
+    ) -> None:
+        """A ``reply_failed`` event: the model failed, or Discord refused part of the reply
+        (``message_deleted``, ``discord_refused``; ``recovered`` when the rest still got
+        through)."""
+        properties: dict[str, object] = {"partial": partial}
+        if recovered:
+            properties["recovered"] = True
+        analytics = self.bot.analytics
         analytics.keep(
             asyncio.create_task(
                 analytics.record_event(
@@ -294,8 +342,8 @@ class Chat(commands.Cog):
                     user_id=prompt.user_id,
                     source_id=prompt.message_id,
                     influence="negative",
-                    value=str(error.kind),
-                    properties={"partial": bool(error.partial_text)},
+                    value=reason,
+                    properties=properties,
                 )
             )
         )
@@ -304,12 +352,17 @@ class Chat(commands.Cog):
         """Remove the parts already streamed for a reply that was cancelled."""
         for message in writer.messages:
             with contextlib.suppress(discord.HTTPException):
-                await message.delete()
+                await uncancelled(message.delete())
 
     async def _invite_feedback(self, message: discord.Message | discord.WebhookMessage) -> None:
+        """Optional traffic: skipped while Discord's invalid-request budget is being spent."""
+        if not self.bot.request_budget.optional_allowed():
+            log.info("no feedback reactions in %s: saving Discord's invalid-request budget",
+                     message.channel.id)
+            return
         try:
             for emoji in FEEDBACK_EMOJI:
-                await message.add_reaction(emoji)
+                await uncancelled(message.add_reaction(emoji))
         except discord.HTTPException as error:
             log.info("could not add feedback reactions in %s: %s", message.channel.id, error)
 

@@ -60,7 +60,6 @@ async def running_bot(
     settings: Settings | None = None,
     *,
     products: ProductConfig | None = None,
-    edit_interval: float | None = None,
     storage: StorageConfig | None = None,
     **greenflash_overrides: Any,
 ) -> AsyncIterator[ChatBot]:
@@ -87,8 +86,6 @@ async def running_bot(
         runner = asyncio.create_task(bot.start(settings.discord_token))
         try:
             await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
-            if edit_interval is not None:
-                bot.chat.edit_interval = edit_interval
             yield bot
         finally:
             await bot.close()

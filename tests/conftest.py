@@ -12,6 +12,8 @@ from tests.standins.discord_server import DiscordStandIn
 from tests.standins.greenflash_server import GreenflashStandIn
 from tests.standins.openai_server import OpenAIStandIn
 
+pytest_plugins = ["tests.rest_guard"]
+
 
 @pytest_asyncio.fixture
 async def openai_standin() -> AsyncIterator[OpenAIStandIn]:

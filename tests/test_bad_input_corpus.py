@@ -383,6 +383,14 @@ def posted_then_removed(seen: Seen) -> None:
     assert seen.withdrawn, "a part of the reply was on Discord before the prompt was deleted"
 
 
+def reposted_in_full(seen: Seen) -> None:
+    """The streamed part a moderator deleted is posted anew, and the answer completed."""
+    (reply,) = seen.replies
+    assert reply["content"] == "Streaming along. " * 20
+    (answer,) = seen.logged_as("assistant")
+    assert answer["content"] == reply["content"]
+
+
 def never_posted(seen: Seen) -> None:
     assert seen.withdrawn == []
 
@@ -537,8 +545,8 @@ CASES: dict[str, Case] = {
         delete_while_first_part_in_flight(), W, settings={"stream_replies": False},
         check=posted_then_removed),
     "moderator-deletes-the-reply-mid-stream": Case(
-        moderator_deletes_the_reply_mid_stream(), W, model_says="Streaming along. " * 20,
-        discord_may_refuse=True),
+        moderator_deletes_the_reply_mid_stream(), A, model_says="Streaming along. " * 20,
+        discord_may_refuse=True, check=reposted_in_full),
     "delete-after-reply": Case(delete_after_reply(), A),
     # replies
     "reply-to-the-bot": Case(reply_to_bot_answer(), A),
@@ -720,7 +728,7 @@ async def test_bad_input(stands: Stands, case: Case, caplog: pytest.LogCaptureFi
     stands.openai.reply_with(model)
     settings = bot_settings(stands, **({"stream_replies": True} | case.settings))
     run = Run(stands)
-    async with running_bot(stands, settings, edit_interval=0.05) as bot:
+    async with running_bot(stands, settings) as bot:
         run.mark()
         subject = await case.act(run)
         if isinstance(subject, Interaction):

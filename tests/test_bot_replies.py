@@ -38,7 +38,7 @@ async def test_long_reply_is_split_without_breaking_code(stands: Stands, stream:
     settings = bot_settings(stands, stream_replies=stream, max_tokens=len(CODE_REPLY))
     stands.openai.script(CODE_REPLY)
     stands.openai.chunk_size = 400
-    async with running_bot(stands, settings, edit_interval=0.0):
+    async with running_bot(stands, settings):
         await stands.discord.send_message(GENERAL_CHANNEL, "write code", mention_bot=True)
         await assistant_logged(stands)
         parts = [part["content"] for part in stands.discord.sent_messages(GENERAL_CHANNEL)]

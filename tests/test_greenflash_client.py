@@ -85,7 +85,8 @@ async def test_user_then_assistant_message_fields(greenflash_standin: Greenflash
         "properties": {"trigger": "mention", "latency_ms": 1234, "prompt_tokens": 30,
                        "completion_tokens": 12, "discord_messages": 2, "cut_off": False,
                        "finish_reason": None, "refusal": False,
-                       "in_reply_to_user_id": "42", "in_reply_to_user_name": "Alice"},
+                       "in_reply_to_user_id": "42", "in_reply_to_user_name": "Alice",
+                       "delivery": "messages"},
     }]
 
 

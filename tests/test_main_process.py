@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 from tests.bot_harness import Stands, process_env
-from tests.standins.discord_server import GENERAL_CHANNEL
+from tests.standins.discord_server import GENERAL_CHANNEL, DiscordStandIn
+from tests.standins.greenflash_server import GreenflashStandIn
+from tests.standins.openai_server import OpenAIStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,3 +118,21 @@ async def test_sigterm_with_greenflash_down_reports_the_undelivered_count(
     assert elapsed < 10
     assert "call(s) not sent before shutdown" in log
     assert "Task exception was never retrieved" not in log
+
+
+async def test_message_content_not_granted_exits_2_with_the_fix(
+    openai_standin: OpenAIStandIn, greenflash_standin: GreenflashStandIn, tmp_path: Path
+) -> None:
+    """Discord closes the gateway with 4014 (the stand-in does by default) when the bot
+    asks for the Message Content intent and the portal does not grant it."""
+    async with DiscordStandIn(message_content_intent_granted=False) as discord:
+        stands = Stands(discord, openai_standin, greenflash_standin)
+        process = await start_bot(deployment(tmp_path), process_env(stands))
+        try:
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+    assert process.returncode == 2
+    assert "MESSAGE_CONTENT_INTENT=false" in stderr.decode()
+    assert discord.identify_payloads, "the bot did reach the gateway"

@@ -457,6 +457,32 @@ async def test_sigterm_while_replying_leaves_nothing_behind(
     assert answers_to(stands, late_message) == []
 
 
+async def test_shutdown_grace_expiring_mid_reply_withdraws_the_partial_in_bound(
+    stands: Stands, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The grace ends while a reply is still streaming. The reply is cancelled, none of
+    its REST calls (``tests/rest_guard.py`` fails the test otherwise); what it had
+    streamed is deleted, so nobody is left with half an answer posing as a whole one (the
+    question stays, to be asked again), and ``close()`` ends within the grace."""
+    stands.openai.reply_with(lambda body: "word " * 400)
+    stands.openai.chunk_size = 5
+    stands.openai.chunk_delay = 0.05  # 20 s of streaming: far past the grace
+    settings = bot_settings(stands, stream_replies=True, shutdown_grace_seconds=2.0)
+    loop = asyncio.get_running_loop()
+    async with watched_bot(stands, caplog, settings) as bot:
+        prompt = await stands.discord.send_message(GENERAL_CHANNEL, "tell me at length",
+                                                   mention_bot=True)
+        partial = await answered(stands, prompt)
+        started = loop.time()
+        await bot.close()
+        took = loop.time() - started
+    assert took < settings.shutdown_grace_seconds
+    assert int(partial["id"]) in stands.discord.deleted_message_ids
+    assert answers_to(stands, prompt) == []
+    assert "withdrawing 1 unfinished reply" in caplog.text
+    logged_once(stands, prompt, None)
+
+
 # -- Gateway --------------------------------------------------------------------------------
 
 

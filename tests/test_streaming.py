@@ -56,7 +56,7 @@ async def test_a_5000_character_stream_ends_as_three_messages(stands: Stands) ->
     assert len(answer) > 5000
     stands.openai.script(answer)
     stands.openai.chunk_size = 250
-    async with running_bot(stands, streaming(stands, max_tokens=4000), edit_interval=0.05):
+    async with running_bot(stands, streaming(stands, max_tokens=4000)):
         await stands.discord.send_message(GENERAL_CHANNEL, "long code", mention_bot=True)
         await stands.discord.wait_for_messages(3)
         await asyncio.sleep(0.3)
@@ -75,7 +75,7 @@ async def test_a_5000_character_stream_ends_as_three_messages(stands: Stands) ->
 async def test_a_cut_stream_keeps_the_text_marks_it_and_apologises(stands: Stands) -> None:
     stands.openai.script("This answer starts well but then the connection drops.")
     stands.openai.cut_stream_next(after_chars=22)
-    async with running_bot(stands, streaming(stands), edit_interval=0.0):
+    async with running_bot(stands, streaming(stands)):
         sent = await stands.discord.send_message(GENERAL_CHANNEL, "tell me", mention_bot=True)
         await stands.discord.wait_for(
             lambda r: r.method == "PATCH" and CUT_OFF_MARKER in (r.json or {}).get("content", ""),
@@ -109,7 +109,7 @@ async def test_ask_streams_through_its_followup(stands: Stands) -> None:
     stands.openai.script(answer)
     stands.openai.chunk_size = 12
     stands.openai.chunk_delay = 0.02
-    async with running_bot(stands, streaming(stands), edit_interval=0.2):
+    async with running_bot(stands, streaming(stands)):
         interaction = await stands.discord.slash_command("ask", {"prompt": "stream please"})
         await interaction.wait_for_followup(1)
         await stands.discord.wait_for(

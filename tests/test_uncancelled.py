@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from discord.http import HTTPClient, Route
+
+from bot import discord_patches
 from bot.uncancelled import uncancelled
+from tests import rest_guard
 from tests.bot_harness import Stands, bot_settings, running_bot
-from tests.standins.discord_server import GENERAL_CHANNEL
+from tests.helpers import until
+from tests.standins.discord_server import GENERAL_CHANNEL, DiscordStandIn
 
 GLOBAL_429 = {"message": "You are being rate limited.", "retry_after": 1.0, "global": True}
 
@@ -41,3 +47,58 @@ async def test_typing_stopped_during_a_global_rate_limit_does_not_block_later_se
     assert len(replies) == 2
     typing = [r.status for r in stands.discord.requests if r.path.endswith("/typing")]
     assert typing[:2] == [429, 204]  # discord.py slept off the limit and retried
+
+
+# -- discord.py's global lock (bot/discord_patches.py) -------------------------------------
+
+WEDGE_429 = {"message": "You are being rate limited.", "retry_after": 1.5, "global": True}
+
+
+async def cancelled_in_global_sleep(discord: DiscordStandIn) -> HTTPClient:
+    """A bare discord.py HTTP client, logged in, whose typing request was cancelled while
+    discord.py slept off a global 429."""
+    http = HTTPClient(asyncio.get_running_loop())
+    await http.static_login(discord.token)
+    discord.fail_next("POST", rf"/channels/{GENERAL_CHANNEL}/typing", 429, body=WEDGE_429)
+    route = Route("POST", "/channels/{channel_id}/typing", channel_id=GENERAL_CHANNEL)
+    typing = asyncio.create_task(http.request(route))
+    await discord.wait_for(lambda r: r.path.endswith("/typing") and r.status == 429)
+    await until(lambda: not http._global_over.is_set(), "discord.py to close its global lock")
+    typing.cancel()
+    await asyncio.wait([typing])
+    return http
+
+
+@pytest.mark.cancels_rest
+async def test_without_the_patch_a_request_cancelled_in_a_global_sleep_wedges_the_client(
+    discord_standin: DiscordStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(HTTPClient, "request", discord_patches.ORIGINAL_REQUEST)
+    with discord_standin.redirect():
+        http = await cancelled_in_global_sleep(discord_standin)
+        after = asyncio.create_task(http.request(Route("GET", "/users/@me")))
+        # Twice the 429's retry_after: the patched client is answered well within it.
+        done, _ = await asyncio.wait([after], timeout=2 * WEDGE_429["retry_after"])
+        wedged = not done and not http._global_over.is_set()
+        http._global_over.set()  # release it, so the test can end
+        await after
+        await http.close()
+    assert wedged, "the request after the cancelled one should hang without the patch"
+
+
+@pytest.mark.cancels_rest
+async def test_with_the_patch_the_lock_reopens_and_the_next_request_is_answered(
+    discord_standin: DiscordStandIn,
+) -> None:
+    assert discord_patches.patched()
+    with discord_standin.redirect():
+        http = await cancelled_in_global_sleep(discord_standin)
+        reopened = http._global_over.is_set()
+        me = await asyncio.wait_for(http.request(Route("GET", "/users/@me")),
+                                    timeout=2 * WEDGE_429["retry_after"])
+        await http.close()
+    assert reopened
+    assert me["id"] == str(discord_standin.world.bot_id)
+    # The runtime guard (tests/rest_guard.py) saw the cancellation it exists to catch.
+    assert [c.route for c in rest_guard.cancelled_requests] == [
+        "POST /channels/{channel_id}/typing"]

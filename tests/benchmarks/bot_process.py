@@ -2,7 +2,8 @@
 
 Two differences, both for measuring: the Greenflash product id comes from
 ``BENCH_PRODUCT_ID`` (the committed ``products.toml`` ships empty), and SIGUSR1 prints the
-process's figures, with the Greenflash calls still pending and the analytics counters.
+process's figures, with the Greenflash calls still pending and the analytics counters, the
+loop watchdog's longest stall and the invalid Discord requests the bot counted.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from tests.benchmarks.process_stats import report_on_sigusr1
 
 def analytics_figures(bot: ChatBot) -> dict[str, Any]:
     return {"greenflash_pending": bot.analytics.pending,
-            **dataclasses.asdict(bot.analytics.stats)}
+            **dataclasses.asdict(bot.analytics.stats),
+            "longest_stall_s": bot.watchdog.longest_stall, "stalls": bot.watchdog.stalls,
+            "budget_in_window": bot.request_budget.count(),
+            "budget_total": bot.request_budget.total}
 
 
 async def serve(bot: ChatBot, startup: StartupSettings) -> int:

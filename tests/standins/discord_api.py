@@ -42,7 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.standins.discord_gateway import Changes, Gateway, Session
+from tests.standins.discord_gateway import OUTBOUND_LIMIT, Changes, Gateway, Session
 from tests.standins.discord_interactions import CommandRegistry, Interaction, interaction_payload
 from tests.standins.discord_ratelimits import RateLimits
 from tests.standins.discord_rest import (
@@ -77,6 +77,8 @@ from tests.standins.discord_world import (
     parse_emoji,
 )
 
+REQUESTS_KEPT = 10_000  # recorded requests kept whole; older ones lose their bodies
+
 Params = dict[str, str]
 Reply = tuple[int, Any]
 Handler = Callable[[RecordedRequest, Params], Awaitable[Reply]]
@@ -91,13 +93,15 @@ class DiscordApi:
         self,
         *,
         message_content_intent_granted: bool = True,
-        reject_disallowed_intents: bool = False,
+        reject_disallowed_intents: bool = True,
         interaction_deadline: float = 3.0,
         followup_window: float = 15 * 60.0,
         heartbeat_interval: float = 41.25,
         recommended_shards: int = 1,
         token: str = BOT_TOKEN,
-        rate_limits: bool = False,
+        rate_limits: bool = True,
+        outbound_limit: int = OUTBOUND_LIMIT,
+        requests_kept: int = REQUESTS_KEPT,
     ) -> None:
         self.message_content_intent_granted = message_content_intent_granted
         self.interaction_deadline = interaction_deadline
@@ -107,6 +111,7 @@ class DiscordApi:
         self.bot_user: dict[str, Any] = BOT_USER
         self.world = World(bot_user=self.bot_user)
         self.requests: list[RecordedRequest] = []
+        self.requests_kept = requests_kept
         self.interactions: dict[int, Interaction] = {}
         self.commands = CommandRegistry(self.world, APPLICATION_ID)
         self.cdn: dict[str, tuple[bytes, str | None]] = {}
@@ -121,6 +126,7 @@ class DiscordApi:
             content_intent_granted=message_content_intent_granted,
             reject_disallowed_intents=reject_disallowed_intents,
             heartbeat_interval=int(heartbeat_interval * 1000), changes=self._changes,
+            outbound_limit=outbound_limit,
         )
         self._messages = MessageFactory(self.world, self.attachment)
         self._sent_ids: list[int] = []
@@ -326,8 +332,17 @@ class DiscordApi:
             status, body, extra_headers = error.status, error.body, error.headers
         req.status, req.response = status, body
         self.requests.append(req)
+        self._forget_bodies(len(self.requests) - 1 - self.requests_kept)
         self._changes.notify()
         return respond(status, body, req.path, extra_headers)
+
+    def _forget_bodies(self, index: int) -> None:
+        """Past ``requests_kept`` requests, the oldest keep only method, path, status and
+        time: a long run's request log costs a few hundred bytes a request, not kilobytes."""
+        if index >= 0:
+            old = self.requests[index]
+            old.json = old.response = None
+            old.headers, old.query, old.files = {}, {}, []
 
     async def _route(self, req: RecordedRequest) -> Reply:
         for method, pattern, handler, auth in self._routes:

@@ -10,9 +10,15 @@ and voice (op 4) updates are accepted and ignored.
 Frames are always uncompressed JSON text, whatever ``compress`` the URL asks for: discord.py
 accepts text frames in every mode.
 
-Close codes as Discord uses them: 4002 (undecodable payload), 4003 (not authenticated),
-4004 (bad token), 4005 (already authenticated), 4010 (invalid shard), 4013 (missing
-intents) and, when the stand-in is told to enforce it, 4014 (privileged intent not granted).
+Close codes as Discord uses them ("Opcodes and Status Codes" → "Gateway Close Event
+Codes"): 4002 (undecodable payload), 4003 (not authenticated), 4004 (bad token), 4005
+(already authenticated), 4010 (invalid shard), 4013 (missing intents) and 4014 (a
+privileged intent requested that the portal does not grant; on by default, as on Discord).
+
+Delivery: each connection has one outbound queue and one writer task (:class:`Connection`),
+so dispatching, and the REST calls whose effects are dispatched, never wait on a socket; a
+consumer that falls behind is cut off and resumes. Per-session memory is bounded (the
+replay buffer keeps the last events only).
 
 Sessions: every IDENTIFY opens a session with its own ``seq`` and a replay buffer. An event
 for a guild goes to the newest live session of that guild's shard (DMs: shard 0); when that
@@ -26,9 +32,9 @@ abort), :meth:`Gateway.reconnect_request` (op 7), :meth:`Gateway.invalidate` (op
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -54,6 +60,9 @@ OP_HELLO = 10
 OP_HEARTBEAT_ACK = 11
 
 _CLEAN_CLOSE_CODES = (1000, 1001)
+OUTBOUND_LIMIT = 2_000  # frames queued for one connection before it is cut off
+RESUME_BUFFER = 2_000  # events kept per session for RESUME
+DISPATCHED_KEPT = 200  # events kept per session for tests to inspect
 
 Payload = dict[str, Any] | Callable[["Session"], dict[str, Any]]
 T = TypeVar("T")
@@ -87,23 +96,93 @@ class Changes:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
 
 
-@dataclass(eq=False)
 class Connection:
-    ws: web.WebSocketResponse
-    request: web.Request
-    session: Session | None = None
-    dropped: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One gateway websocket: an outbound queue and the one task that writes it.
 
-    async def send(self, payload: dict[str, Any] | str) -> None:
-        text = payload if isinstance(payload, str) else json.dumps(payload)
-        async with self.lock:
-            await self.ws.send_str(text)
+    Nothing that dispatches ever waits on the socket: :meth:`send` queues the frame and
+    returns. A client that reads slower than events arrive lets the queue grow; past
+    ``limit`` frames it is cut off as Discord cuts off a consumer that falls behind (the
+    socket is closed with 4000, which the docs' close-code table marks "reconnect: true",
+    or aborted if even the close frame cannot be written), and its session stays
+    resumable, so the client RESUMEs and gets the gap replayed ("Gateway" → "Resuming").
+    """
+
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.Request, *, limit: int,
+        on_cut_off: Callable[[Connection], None],
+    ) -> None:
+        self.ws = ws
+        self.request = request
+        self.limit = limit
+        self.session: Session | None = None
+        self.dropped = False
+        self.cut_off = False
+        self._on_cut_off = on_cut_off
+        self._queue: deque[str] = deque()
+        self._ready = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def send(self, payload: dict[str, Any] | str, *, replay: bool = False) -> None:
+        """Queue a frame. A RESUME's replay is queued whole (the replay buffer bounds it);
+        the bound is for live events outrunning the reader."""
+        if self.cut_off or self.ws.closed:
+            return
+        if len(self._queue) >= self.limit and not replay:
+            self._cut_off()
+            return
+        self._queue.append(payload if isinstance(payload, str) else json.dumps(payload))
+        self._ready.set()
+
+    async def _write(self) -> None:
+        while True:
+            while not self._queue:
+                self._ready.clear()
+                await self._ready.wait()
+            text = self._queue.popleft()
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                self._queue.clear()
+                return
+
+    def _cut_off(self) -> None:
+        self.cut_off = True
+        self._queue.clear()
+        self._writer.cancel()
+        self._on_cut_off(self)
+        asyncio.get_running_loop().create_task(self.close(4000, b"Too slow: reconnect."))
+
+    async def close(self, code: int, message: bytes) -> None:
+        """Close with ``code``; abort the TCP connection if the close frame is stuck."""
+        try:
+            async with asyncio.timeout(1.0):
+                await self.ws.close(code=code, message=message)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            transport = self.request.transport
+            if transport is not None:
+                transport.abort()
+
+    def abort(self) -> None:
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
+    def stop_writing(self) -> None:
+        self._writer.cancel()
 
 
 @dataclass(eq=False)
 class Session:
-    """One gateway session (one IDENTIFY), resumable until the client closes it cleanly."""
+    """One gateway session (one IDENTIFY), resumable until the client closes it cleanly.
+
+    ``buffer`` keeps the last :data:`RESUME_BUFFER` events for RESUME, and ``dispatched``
+    the last :data:`DISPATCHED_KEPT` for tests, so a long run's memory stays flat; a
+    RESUME from further back than the buffer is refused with INVALID_SESSION, as Discord
+    refuses a session it can no longer replay."""
 
     session_id: str
     token: str
@@ -113,14 +192,14 @@ class Session:
     identify: dict[str, Any]
     order: int
     seq: int = 0
-    buffer: list[tuple[int, str]] = field(default_factory=list)
+    buffer: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=RESUME_BUFFER))
     conn: Connection | None = None
     ready: bool = False
     finished: bool = False
     resumes: int = 0
     guild_ids: list[int] = field(default_factory=list)
-    dispatched: list[dict[str, Any]] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    dispatched: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=DISPATCHED_KEPT))
 
     @property
     def live(self) -> bool:
@@ -133,18 +212,19 @@ class Session:
     def has_intent(self, intent: int) -> bool:
         return bool(self.intents & intent)
 
-    async def _write(self, event: str, data: dict[str, Any]) -> None:
-        """Assigns the next ``s``, buffers the event for RESUME, and writes it if connected."""
+    def can_replay(self, since: int) -> bool:
+        oldest = self.buffer[0][0] if self.buffer else self.seq + 1
+        return since + 1 >= oldest
+
+    def write(self, event: str, data: dict[str, Any], *, replay: bool = False) -> None:
+        """Assigns the next ``s``, buffers the event for RESUME, and queues it if connected
+        (``replay``: as part of a RESUME's answer, see :meth:`Connection.send`)."""
         self.seq += 1
         text = json.dumps({"op": OP_DISPATCH, "t": event, "s": self.seq, "d": data})
         self.buffer.append((self.seq, text))
         self.dispatched.append({"t": event, "s": self.seq, "d": data})
-        if self.conn is None:
-            return
-        try:
-            await self.conn.send(text)
-        except (ConnectionError, RuntimeError):
-            self.conn = None  # the buffered copy is replayed on RESUME
+        if self.conn is not None:
+            self.conn.send(text, replay=replay)
 
 
 class Gateway:
@@ -160,6 +240,7 @@ class Gateway:
         reject_disallowed_intents: bool,
         heartbeat_interval: float,
         changes: Changes,
+        outbound_limit: int = OUTBOUND_LIMIT,
     ) -> None:
         self.world = world
         self.token = token
@@ -174,6 +255,8 @@ class Gateway:
         self.resume_count = 0
         self.replayed_events = 0
         self.connections = 0
+        self.outbound_limit = outbound_limit
+        self.cut_offs = 0
         self._open: set[Connection] = set()
 
     # -- routing ---------------------------------------------------------------------------
@@ -198,8 +281,7 @@ class Gateway:
         if session is None or (intent and not session.has_intent(intent)):
             return None
         data = payload(session) if callable(payload) else payload
-        async with session.lock:
-            await session._write(event, data)
+        session.write(event, data)
         self.changes.notify()
         return data
 
@@ -234,13 +316,13 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0, timeout=2.0, autoping=True)
         await ws.prepare(request)
-        conn = Connection(ws, request)
+        conn = Connection(ws, request, limit=self.outbound_limit, on_cut_off=self._cut_off)
         self.connections += 1
         self._open.add(conn)
         self.changes.notify()
         close_code: int | None = None
         try:
-            await conn.send({"op": OP_HELLO, "d": {"heartbeat_interval": self.heartbeat_interval}})
+            conn.send({"op": OP_HELLO, "d": {"heartbeat_interval": self.heartbeat_interval}})
             async for message in ws:
                 if message.type is not WSMsgType.TEXT:
                     continue
@@ -249,9 +331,20 @@ class Gateway:
         except (ConnectionError, asyncio.CancelledError):
             close_code = None
         finally:
+            conn.stop_writing()
             self._open.discard(conn)
             self._detach(conn, close_code)
         return ws
+
+    def _cut_off(self, conn: Connection) -> None:
+        """A consumer fell behind: its session loses the socket but stays resumable."""
+        self.cut_offs += 1
+        session = conn.session
+        if session is not None and session.conn is conn:
+            session.conn = None
+        conn.dropped = True
+        conn.session = None
+        self.changes.notify()
 
     def _detach(self, conn: Connection, close_code: int | None) -> None:
         session = conn.session
@@ -270,7 +363,7 @@ class Gateway:
             return
         data = message.get("d")
         if op == OP_HEARTBEAT:
-            await conn.send({"op": OP_HEARTBEAT_ACK})
+            conn.send({"op": OP_HEARTBEAT_ACK})
         elif op == OP_IDENTIFY:
             await self._identify(conn, data)
         elif op == OP_RESUME:
@@ -306,14 +399,13 @@ class Gateway:
             shard_count=shard_count, intents=intents, identify=data, order=len(self.sessions),
         )
         self.sessions.append(session)
-        async with session.lock:
-            session.conn = conn
-            conn.session = session
-            await session._write("READY", self._ready_payload(session))
-            for guild_id in self.world.guild_ids_for_shard(shard_id, shard_count):
-                session.guild_ids.append(guild_id)
-                await session._write("GUILD_CREATE", self.world.guild_create(guild_id))
-            session.ready = True
+        session.conn = conn
+        conn.session = session
+        session.write("READY", self._ready_payload(session))
+        for guild_id in self.world.guild_ids_for_shard(shard_id, shard_count):
+            session.guild_ids.append(guild_id)
+            session.write("GUILD_CREATE", self.world.guild_create(guild_id))
+        session.ready = True
         self.changes.notify()
 
     def _granted(self) -> int:
@@ -348,23 +440,23 @@ class Gateway:
     async def _resume(self, conn: Connection, data: dict[str, Any]) -> None:
         wanted = data.get("session_id")
         session = next((s for s in self.sessions if s.session_id == wanted), None)
-        if session is None or session.finished or data.get("token") != session.token:
-            await conn.send({"op": OP_INVALID_SESSION, "d": False})
-            return
         since = data.get("seq") or 0
-        async with session.lock:
-            old = session.conn
-            session.conn = conn
-            conn.session = session
-            if old is not None and old is not conn:
-                old.session = None
-                asyncio.get_running_loop().create_task(old.ws.close(code=4000))
-            for seq, text in session.buffer:
-                if seq > since:
-                    self.replayed_events += 1
-                    await conn.send(text)
-            await session._write("RESUMED", {"_trace": ["[\"discord-standin\",{}]"]})
-            session.resumes += 1
+        if (session is None or session.finished or data.get("token") != session.token
+                or not session.can_replay(since)):
+            conn.send({"op": OP_INVALID_SESSION, "d": False})
+            return
+        old = session.conn
+        session.conn = conn
+        conn.session = session
+        if old is not None and old is not conn:
+            old.session = None
+            asyncio.get_running_loop().create_task(old.close(4000, b"Session resumed elsewhere."))
+        for seq, text in session.buffer:
+            if seq > since:
+                self.replayed_events += 1
+                conn.send(text, replay=True)
+        session.write("RESUMED", {"_trace": ["[\"discord-standin\",{}]"]}, replay=True)
+        session.resumes += 1
         self.resume_count += 1
         self.changes.notify()
 
@@ -388,8 +480,7 @@ class Gateway:
         }
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
-        async with session.lock:
-            await session._write("GUILD_MEMBERS_CHUNK", chunk)
+        session.write("GUILD_MEMBERS_CHUNK", chunk)
 
     # -- faults and shutdown ---------------------------------------------------------------
 
@@ -406,18 +497,14 @@ class Gateway:
                 continue
             if shard_id is not None and session.shard_id != shard_id:
                 continue
-            async with session.lock:
-                session.conn = None
-                conn.dropped = True
-                conn.session = None
+            session.conn = None
+            conn.dropped = True
+            conn.session = None
             dropped += 1
             if code is None:
-                transport = conn.request.transport
-                if transport is not None:
-                    transport.abort()
+                conn.abort()
             else:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await conn.ws.close(code=code, message=b"stand-in dropped the connection")
+                await conn.close(code, b"stand-in dropped the connection")
         self.changes.notify()
         return dropped
 
@@ -426,8 +513,7 @@ class Gateway:
         for session in list(self.sessions):
             conn = session.conn
             if conn is not None and (shard_id is None or session.shard_id == shard_id):
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await conn.send({"op": OP_RECONNECT, "d": None})
+                conn.send({"op": OP_RECONNECT, "d": None})
 
     async def invalidate(self, *, resumable: bool = False, shard_id: int | None = None) -> None:
         """Sends op 9 INVALID_SESSION to live sessions; unless ``resumable`` they are finished
@@ -438,12 +524,10 @@ class Gateway:
                 continue
             if not resumable:
                 session.finished = True
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await conn.send({"op": OP_INVALID_SESSION, "d": resumable})
+            conn.send({"op": OP_INVALID_SESSION, "d": resumable})
         self.changes.notify()
 
     async def close_all(self) -> None:
         for conn in list(self._open):
             conn.dropped = True
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await conn.ws.close(code=1001, message=b"stand-in stopping")
+            await conn.close(1001, b"stand-in stopping")

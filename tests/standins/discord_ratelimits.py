@@ -1,11 +1,17 @@
 """Discord's REST rate limits, for a stand-in that should cost what Discord costs.
 
-Off unless ``DiscordStandIn(rate_limits=True)``. Modelled on Discord's documentation:
+On by default (``DiscordStandIn(rate_limits=False)`` turns them off). Modelled on
+Discord's documentation ("Rate Limits": global limit, per-route buckets keyed by the
+major parameter, here the channel) and on the limits its headers report in practice,
+since the docs tell clients to read them and publish no per-route numbers:
 
 * the global limit: 50 requests per second per bot (interaction callbacks and webhook
   calls made with an interaction token are exempt);
-* per-route buckets, per channel: creating messages and the typing indicator, each 5 per
-  5 s. Other routes have no bucket here.
+* per channel: creating messages, editing messages and the typing indicator, each 5 per
+  5 s; deleting messages 5 per 1 s; adding or removing the bot's reactions 1 per 0.25 s,
+  while the headers advertise 1 per 1 s (discord/discord-api-docs#182, "not intended to
+  be fixed"), so a client that follows the headers, as discord.py does, stays clear.
+  Other routes have no bucket here.
 
 Buckets are fixed windows that open at their first request. Answers carry the
 ``X-RateLimit-*`` headers of their bucket, so discord.py waits before it runs a bucket
@@ -24,9 +30,14 @@ from tests.standins.discord_rest import ApiError, RecordedRequest
 
 GLOBAL_LIMIT = 50  # per second
 
-_ROUTES = [  # (method, path, bucket name, limit, period in seconds)
-    ("POST", re.compile(r"/channels/(\d+)/messages"), "messages", 5, 5.0),
-    ("POST", re.compile(r"/channels/(\d+)/typing"), "typing", 5, 5.0),
+_MESSAGE = r"/channels/(\d+)/messages/\d+"
+_ROUTES = [  # (method, path, bucket name, limit, period, advertised period; seconds)
+    ("POST", re.compile(r"/channels/(\d+)/messages"), "messages", 5, 5.0, 5.0),
+    ("PATCH", re.compile(_MESSAGE), "edits", 5, 5.0, 5.0),
+    ("DELETE", re.compile(_MESSAGE), "deletes", 5, 1.0, 1.0),
+    ("POST", re.compile(r"/channels/(\d+)/typing"), "typing", 5, 5.0, 5.0),
+    ("PUT", re.compile(_MESSAGE + r"/reactions/[^/]+/@me"), "reactions", 1, 0.25, 1.0),
+    ("DELETE", re.compile(_MESSAGE + r"/reactions/[^/]+/@me"), "reactions", 1, 0.25, 1.0),
 ]
 _EXEMPT = re.compile(r"/(interactions|webhooks)/\d+/[^/]+(/.*)?")
 
@@ -35,6 +46,7 @@ _EXEMPT = re.compile(r"/(interactions|webhooks)/\d+/[^/]+(/.*)?")
 class Window:
     limit: int
     period: float
+    advertised: float
     opened: float = float("-inf")
     used: int = 0
 
@@ -48,7 +60,7 @@ class Window:
         return 0.0
 
     def headers(self, bucket: str, now: float) -> dict[str, str]:
-        reset_after = max(0.0, self.opened + self.period - now)
+        reset_after = max(0.0, self.opened + self.advertised - now)
         return {
             "X-RateLimit-Bucket": bucket,
             "X-RateLimit-Limit": str(self.limit),
@@ -62,7 +74,7 @@ class RateLimits:
     """Per-stand-in state: the global window and one window per (route, channel)."""
 
     def __init__(self) -> None:
-        self.global_window = Window(GLOBAL_LIMIT, 1.0)
+        self.global_window = Window(GLOBAL_LIMIT, 1.0, 1.0)
         self.buckets: dict[tuple[str, str], Window] = {}
         self.rejected: list[RecordedRequest] = []
 
@@ -73,12 +85,13 @@ class RateLimits:
             wait = self.global_window.take(now)
             if wait:
                 self._reject(req, wait, scope="global")
-        for method, pattern, name, limit, period in _ROUTES:
+        for method, pattern, name, limit, period, advertised in _ROUTES:
             match = pattern.fullmatch(req.path)
             if match is None or method != req.method:
                 continue
             bucket = f"{name}:{match.group(1)}"
-            window = self.buckets.setdefault((name, match.group(1)), Window(limit, period))
+            window = self.buckets.setdefault(
+                (name, match.group(1)), Window(limit, period, advertised))
             wait = window.take(now)
             if wait:
                 self._reject(req, wait, scope="user", headers=window.headers(bucket, now))

@@ -11,6 +11,13 @@ Validation (:meth:`MessageFactory.check_body`): ``content`` over 2000 characters
 with Discord's nested ``errors``); nothing to send (no content, embeds, files, stickers,
 components or poll) → 400 50006. A reply to an unknown message → 400 50035 unless
 ``fail_if_not_exists`` is false, in which case the message goes out without reference.
+
+Files (Discord API reference, "Uploading Files"): a create or edit may carry files as
+``multipart/form-data`` with the JSON body in ``payload_json`` and each file in a
+``files[n]`` part, described by ``attachments[].id == n``; more than 10 files → 400 50035
+(``files``: "Must be 10 or fewer in length."), a file over the 10 MiB default upload limit
+→ 413 40005 "Request entity too large". Each file's bytes are kept in
+``RecordedRequest.files`` and served from ``/cdn``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from tests.standins.discord_world import FLAG_LOADING, World, iso, snowflake_tim
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
 MAX_EMBED_DESCRIPTION = 4096
+MAX_FILES = 10
+MAX_FILE_BYTES = 10 * 1024 * 1024
 SENDABLE_FLAGS = (1 << 2) | (1 << 12) | (1 << 15)  # SUPPRESS_EMBEDS, SILENT, COMPONENTS_V2
 MISSING_PERMISSIONS: dict[str, Any] = {"message": "Missing Permissions", "code": 50013}
 
@@ -287,6 +296,13 @@ class MessageFactory:
                     [*prefix, "embeds", index, "description"], "BASE_TYPE_MAX_LENGTH",
                     f"Must be {MAX_EMBED_DESCRIPTION} or fewer in length.",
                 )
+        if len(files) > MAX_FILES:
+            raise form_error(
+                [*prefix, "files"], "BASE_TYPE_MAX_LENGTH",
+                f"Must be {MAX_FILES} or fewer in length.",
+            )
+        if any(len(file.data) > MAX_FILE_BYTES for file in files):
+            raise api_error(413, 40005, "Request entity too large")
         if partial:
             return
         parts = (
