@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from bot import command_sync, discord_patches
 from bot.admins import is_admin
-from bot.conversation import Prompt, Trigger
+from bot.conversation import Prompt, Trigger, Voice
 from bot.foreground import Foreground
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.llm import ChatModel
@@ -128,15 +128,20 @@ class ChatBot(commands.AutoShardedBot):
                 f"the database ({where}) needs its migrations: run `python -m bot migrate`"
             )
 
+    async def voice_for(
+        self, guild_id: int | None, channel_id: int, parent_id: int | None
+    ) -> Voice:
+        """The persona and model in effect in a channel (a thread passes its parent),
+        read through the storage's cache."""
+        settings = await self.storage.settings_for(guild_id, channel_id, parent_id)
+        return voice_of(settings, self.settings.system_prompt)
+
     async def in_effect(self, prompt: Prompt, author: discord.abc.User) -> Prompt:
-        """The prompt with the persona and model in effect where it was asked (read through
-        the storage's cache), and whether its author may change them."""
-        settings = await self.storage.settings_for(
-            prompt.guild_id, prompt.channel_id, prompt.parent_id
-        )
+        """The prompt with the voice in effect where it was asked, and whether its author
+        may change it."""
         return replace(
             prompt,
-            voice=voice_of(settings, self.settings.system_prompt),
+            voice=await self.voice_for(prompt.guild_id, prompt.channel_id, prompt.parent_id),
             admin=is_admin(author, self.storage.config.admin_role),
         )
 

@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.notices import COOLDOWN, RESET_DONE
-from bot.triggers import prompt_from_interaction
+from bot.triggers import prompt_from_interaction, thread_parent
 from bot.voices import DEFAULT_PERSONA
 
 if TYPE_CHECKING:
@@ -171,11 +171,9 @@ class Commands(commands.Cog):
                 + (" In chat channels I answer every message." if settings.chat_channel_ids else "")
             ),
         )
-        here = await self.bot.in_effect(
-            prompt_from_interaction(interaction, "", settings.max_prompt_chars), interaction.user
+        voice = await self.bot.voice_for(
+            interaction.guild_id, interaction.channel_id or 0, thread_parent(interaction.channel)
         )
-        voice = here.voice
-        assert voice is not None
         embed.add_field(name="Model", value=f"`{voice.model}`", inline=True)
         embed.add_field(name="Persona", value=persona_line(voice.persona), inline=True)
         embed.add_field(
