@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -22,12 +23,14 @@ from discord.ext import commands
 
 from bot import command_sync, discord_patches
 from bot.admins import is_admin
+from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
+from bot.attachments.kinds import AttachmentBatch
 from bot.conversation import Prompt, Trigger, Voice
 from bot.foreground import Foreground
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.llm import ChatModel
 from bot.loop_watchdog import LoopWatchdog
-from bot.notices import ATTACHMENTS_ONLY, COOLDOWN, EMPTY_MENTION
+from bot.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
 from bot.products import ProductConfig
 from bot.request_budget import RequestBudget
 from bot.settings import Settings
@@ -67,7 +70,10 @@ class ChatBot(commands.AutoShardedBot):
         products: ProductConfig,
         greenflash_settings: GreenflashSettings,
         storage: StorageConfig,
+        attachment_origins: Iterable[Origin] = DISCORD_CDN_ORIGINS,
     ) -> None:
+        """``attachment_origins``: where attachment bytes may be fetched from; Discord's CDN
+        hosts unless a test points the bot at its stand-in."""
         discord_patches.apply()
         # Counts every 401/403/429 discord.py receives, retried 429s included.
         self.request_budget = RequestBudget()
@@ -91,6 +97,8 @@ class ChatBot(commands.AutoShardedBot):
         self._shutdown: asyncio.Task[None] | None = None
         # Both SDKs open their HTTP sessions lazily, on first use inside the running loop.
         self.model = ChatModel(settings)
+        self.attachments = AttachmentFetcher(settings.attachments, origins=attachment_origins)
+        self.vision = settings.attachments.vision_for(settings.model)
         self.foreground = Foreground()
         self.analytics = Analytics(
             build_client(greenflash_settings),
@@ -170,7 +178,7 @@ class ChatBot(commands.AutoShardedBot):
         if trigger is None:
             return
         prompt = prompt_from_message(message, trigger, self.user.id, self.settings.max_prompt_chars)
-        if not prompt.text:
+        if not prompt.text and not prompt.attachment_refs:
             await self._answer_empty(message, trigger)
             return
         retry = self.retry_after(prompt)
@@ -180,14 +188,33 @@ class ChatBot(commands.AutoShardedBot):
         if prompt.truncated:
             log.info("prompt truncated to %d chars: message=%s", len(prompt.text), message.id)
         prompt = await self.in_effect(prompt, message.author)
-        self.analytics.keep(asyncio.create_task(self.analytics.log_user_message(prompt)))
-        await self.chat.answer_message(message, prompt)
+        read = asyncio.create_task(self._read_attachments(prompt))
+        self.analytics.keep(asyncio.create_task(self._log_user(read)))
+        await self.chat.answer_message(message, prompt, read)
+
+    async def _read_attachments(self, prompt: Prompt) -> Prompt:
+        """The prompt with its attachments downloaded: the question's, then the replied
+        message's with the images left of the budget (the question's come first)."""
+        if not prompt.attachment_refs and not prompt.replied_refs:
+            return prompt
+        own = await self.attachments.fetch(prompt.attachment_refs, vision=self.vision)
+        replied = await self.attachments.fetch(
+            prompt.replied_refs,
+            vision=self.vision,
+            max_images=self.settings.attachments.max_images - len(own.images),
+        ) if prompt.replied_refs else AttachmentBatch()
+        return replace(prompt, attachments=AttachmentBatch(own.items + replied.items))
+
+    async def _log_user(self, read: asyncio.Task[Prompt]) -> None:
+        """Log the question once its attachments are read (its ``created_at`` is Discord's,
+        so Greenflash still orders it before the answer)."""
+        await self.analytics.log_user_message(await asyncio.shield(read))
 
     async def _answer_empty(self, message: discord.Message, trigger: Trigger) -> None:
-        """Attachments or stickers alone get told we read text; a bare mention gets a hint;
-        an empty message in a chat channel (an embed, a sticker-less join) is ignored."""
-        if message.attachments or message.stickers:
-            await self.chat.notify(message, ATTACHMENTS_ONLY)
+        """Stickers alone get told we cannot read them; a bare mention gets a hint; an empty
+        message in a chat channel (an embed, a sticker-less join) is ignored."""
+        if message.stickers:
+            await self.chat.notify(message, STICKERS_ONLY)
         elif trigger in (Trigger.MENTION, Trigger.REPLY, Trigger.DM):
             await self.chat.notify(message, EMPTY_MENTION)
 
@@ -215,6 +242,7 @@ class ChatBot(commands.AutoShardedBot):
         await self.analytics.close()
         await self.model.close()
         await self.storage.close()
+        await self.attachments.close()
         await super().close()
         self.watchdog.stop()
         budget = self.request_budget

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.attachments.kinds import AttachmentBatch, AttachmentRef
+
 
 class Trigger(enum.StrEnum):
     """Why the bot answered: recorded in analytics so teams can segment on it."""
@@ -43,6 +45,10 @@ class Prompt:
     ``parent_id`` is a thread's parent channel (whose persona the thread follows);
     ``voice`` is filled in by the receiving side once the channel's settings are read, and
     ``admin`` says the author may change them (and so may be exempt from budgets).
+
+    ``attachment_refs`` are the question's attachments and ``replied_refs`` those of the
+    message it replies to, as Discord describes them; ``attachments`` is what was made of
+    both once downloaded (filled by the receiving side before the reply and the log use it).
     """
 
     text: str
@@ -61,6 +67,9 @@ class Prompt:
     parent_id: int | None = None
     admin: bool = False
     voice: Voice | None = None
+    attachment_refs: tuple[AttachmentRef, ...] = ()
+    replied_refs: tuple[AttachmentRef, ...] = ()
+    attachments: AttachmentBatch = field(default_factory=AttachmentBatch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,8 @@ class Reply:
     cut_off: bool = False
     finish_reason: str | None = None
     refused: bool = False
+    images_dropped: bool = False
+    """The AI service refused the question's images, so it was answered from the text."""
     delivery: str = "messages"
 
     @property

@@ -27,6 +27,11 @@ from typing import Any, Literal
 import greenflash
 import httpx
 
+from bot.attachments.analytics_fields import (
+    attachment_properties,
+    greenflash_content,
+    greenflash_context,
+)
 from bot.conversation import Prompt, Reply, Voice
 from bot.foreground import Foreground
 from bot.outage import Reachability, never_sent
@@ -99,6 +104,15 @@ def describe(error: BaseException) -> str:
         outcome = "no connection" if never_sent(error) else "sent, no answer: outcome unknown"
         return f"{type(error).__name__} ({outcome})"
     return type(error).__name__
+
+
+def _add_attachments(item: dict[str, Any], prompt: Prompt) -> None:
+    """The attached files' text as the item's ``context`` (the SDK's place for what the model
+    read) and the attachments in its properties. Only names, types, sizes and file text:
+    the batch's image bytes are never read here."""
+    if context := greenflash_context(prompt.attachments):
+        item["context"] = context
+    item["properties"] |= attachment_properties(prompt.attachments)
 
 
 class _SeenCache:
@@ -295,7 +309,7 @@ class Analytics:
         self.identify(prompt)
         item = {
             "role": "user",
-            "content": prompt.text,
+            "content": greenflash_content(prompt.text, prompt.attachments),
             "external_message_id": str(prompt.message_id),
             "created_at": prompt.created_at,
             "properties": {
@@ -305,6 +319,7 @@ class Analytics:
                 "discord_user_name": prompt.user_name,
             },
         }
+        _add_attachments(item, prompt)
         await self._create_message(prompt, item, self._voice(prompt).model)
 
     async def log_assistant_message(self, prompt: Prompt, reply: Reply) -> None:
@@ -328,6 +343,7 @@ class Analytics:
                 "in_reply_to_user_id": str(prompt.user_id),
                 "in_reply_to_user_name": prompt.user_name,
                 "delivery": reply.delivery,
+                **({"images_dropped": True} if reply.images_dropped else {}),
             },
         }
         await self._create_message(prompt, item, reply.model)

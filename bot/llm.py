@@ -33,12 +33,13 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
 import openai
 
+from bot.attachments.model_content import message_content, rejects_images
 from bot.conversation import Usage, Voice
 from bot.memory import Turn
 from bot.settings import Settings
@@ -110,6 +111,8 @@ class Completion:
     usage: Usage
     finish_reason: str | None = None
     refused: bool = False
+    images_dropped: bool = False
+    """The server refused the images, and this answer came from a retry without them."""
 
     @property
     def cut_off(self) -> bool:
@@ -198,6 +201,11 @@ def _server_message(error: openai.APIStatusError) -> str:
     return message if isinstance(message, str) else error.message
 
 
+def _refused_images(error: openai.BadRequestError, turns: Sequence[Turn]) -> bool:
+    """A 400 that refuses the images of a request that had some: worth one retry without."""
+    return any(turn.images for turn in turns) and rejects_images(error.body)
+
+
 def _refuses(error: openai.BadRequestError, parameter: str) -> bool:
     """A 400 about ``parameter``: OpenAI names it in ``param``; older servers only in the
     message ("Unrecognized request argument supplied: max_completion_tokens")."""
@@ -237,11 +245,17 @@ class ChatModel:
 
     def build_messages(
         self, turns: Sequence[Turn], system_prompt: str | None = None
-    ) -> list[dict[str, str]]:
-        """System prompt, then each turn; user turns say who spoke since channels are shared."""
-        messages = [{"role": "system", "content": system_prompt or self.system_prompt}]
+    ) -> list[dict[str, Any]]:
+        """System prompt, then each turn; user turns say who spoke since channels are shared,
+        and carry their images (only the question being answered has any) as image parts."""
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": system_prompt or self.system_prompt}
+        ]
         for turn in turns:
-            content = f"{turn.author}: {turn.content}" if turn.role == "user" else turn.content
+            content = (
+                message_content(f"{turn.author}: {turn.content}", turn.images)
+                if turn.role == "user" else turn.content
+            )
             messages.append({"role": turn.role, "content": content})
         return messages
 
@@ -263,9 +277,18 @@ class ChatModel:
                 await on_text(text)
 
         try:
-            if self.stream and on_text is not None:
-                return await self._stream(turns, voice, track)
-            return await self._complete(turns, voice)
+            try:
+                return await self._answer(turns, voice, track if on_text is not None else None)
+            except openai.BadRequestError as error:
+                if not _refused_images(error, turns):
+                    raise
+                log.warning("the model server refused the images (%s); answering from the "
+                            "text: model=%s", _server_message(error), voice.model)
+            text_only = [replace(turn, images=()) for turn in turns]
+            completion = await self._answer(
+                text_only, voice, track if on_text is not None else None
+            )
+            return replace(completion, images_dropped=True)
         except openai.APIError as error:
             kind = classify_error(error)
             log.warning(
@@ -277,8 +300,15 @@ class ChatModel:
             )
             raise ModelError(kind, str(error), shown) from error
 
+    async def _answer(
+        self, turns: Sequence[Turn], voice: Voice, on_text: OnText | None
+    ) -> Completion:
+        if self.stream and on_text is not None:
+            return await self._stream(turns, voice, on_text)
+        return await self._complete(turns, voice)
+
     def _params(
-        self, messages: list[dict[str, str]], max_tokens: int, model: str | None = None
+        self, messages: list[dict[str, Any]], max_tokens: int, model: str | None = None
     ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": model or self.model,
@@ -314,7 +344,7 @@ class ChatModel:
 
     async def _create(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         max_tokens: int,
         model: str | None = None,

@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.attachments.kinds import ImageInput
+
 _EPOCHS = itertools.count(1)
 
 
@@ -33,6 +35,9 @@ class Turn:
     author: str = ""
     key: int = 0
     """Where the turn sits in the channel: the Discord id of its (first) message."""
+    images: tuple[ImageInput, ...] = ()
+    """Images the model sees with this turn: only the question being answered has any;
+    memory keeps turns without them (their ``[image: name]`` notes stay in ``content``)."""
 
 
 @dataclass(slots=True)

@@ -17,6 +17,8 @@ from typing import Any, TypeVar, get_args
 
 from openai.types.shared.reasoning_effort import ReasoningEffort
 
+from bot.attachments.config import AttachmentSettings
+
 T = TypeVar("T", int, float)
 
 REASONING_EFFORTS: tuple[str, ...] = tuple(
@@ -197,6 +199,7 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     reply_max_messages: int = 10
     loop_stall_seconds: float = 1.0
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -248,6 +251,7 @@ class Settings:
             loop_stall_seconds=env.number(
                 "LOOP_STALL_SECONDS", cls.loop_stall_seconds, minimum=0.1
             ),
+            attachments=AttachmentSettings.from_env(env),
         )
         env.raise_if_problems()
         return settings

@@ -14,6 +14,7 @@ from collections.abc import Set as AbstractSet
 
 import discord
 
+from bot.attachments.kinds import AttachmentRef
 from bot.conversation import Prompt, Trigger
 from bot.settings import Settings
 
@@ -25,9 +26,8 @@ _CONVERSATION_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
 def replied_to_bot(message: discord.Message, bot_id: int) -> bool:
-    reference = message.reference
-    resolved = reference.resolved if reference else None
-    return isinstance(resolved, discord.Message) and resolved.author.id == bot_id
+    resolved = replied_message(message)
+    return resolved is not None and resolved.author.id == bot_id
 
 
 def own_role(role: discord.Role, bot_id: int) -> bool:
@@ -139,11 +139,27 @@ def channel_label(channel: object) -> str:
 def thread_parent(channel: object) -> int | None:
     """The channel a thread sits under (it follows that channel's persona and model)."""
     return channel.parent_id if isinstance(channel, discord.Thread) else None
+def attachment_refs(message: discord.Message) -> tuple[AttachmentRef, ...]:
+    return tuple(AttachmentRef.of(attachment) for attachment in message.attachments)
+
+
+def replied_message(message: discord.Message) -> discord.Message | None:
+    reference = message.reference
+    resolved = reference.resolved if reference else None
+    return resolved if isinstance(resolved, discord.Message) else None
+
+
+def replied_refs(message: discord.Message) -> tuple[AttachmentRef, ...]:
+    """The attachments of the message ``message`` replies to: the model sees them too."""
+    replied = replied_message(message)
+    return attachment_refs(replied) if replied is not None else ()
 
 
 def prompt_from_message(
     message: discord.Message, trigger: Trigger, bot_id: int, max_chars: int
 ) -> Prompt:
+    """The attachments come from the attachment objects only, never from links in the text
+    or embeds: those are Discord's own CDN URLs, the only ones the bot fetches."""
     text = readable_text(message, bot_id)
     guild = message.guild
     return Prompt(
@@ -161,6 +177,8 @@ def prompt_from_message(
         trigger=trigger,
         truncated=len(text) > max_chars,
         parent_id=thread_parent(message.channel),
+        attachment_refs=attachment_refs(message),
+        replied_refs=replied_refs(message),
     )
 
 

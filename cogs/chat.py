@@ -15,13 +15,18 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import discord
 from discord.ext import commands
 
+from bot.attachments.kinds import AttachmentBatch, AttachmentRef, SkipReason
+from bot.attachments.model_content import turn_text
+from bot.attachments.notes import skipped_line
 from bot.conversation import Prompt, Reply, Usage
-from bot.llm import ModelError, is_polite_failure
+from bot.llm import Completion, ModelError, is_polite_failure
 from bot.memory import ConversationMemory, Turn
 from bot.notices import BUDGET_REACHED, RESET_MARKER, is_notice
 from bot.reply_writer import (
@@ -31,7 +36,7 @@ from bot.reply_writer import (
     ReplyTarget,
     ReplyWriter,
 )
-from bot.triggers import classify, readable_text
+from bot.triggers import attachment_refs, classify, readable_text, replied_refs
 from bot.typing_indicator import TypingIndicator
 from bot.uncancelled import cancel_and_wait, uncancelled
 
@@ -43,6 +48,35 @@ log = logging.getLogger(__name__)
 FEEDBACK_EMOJI = ("👍", "👎")
 EDIT_INTERVAL = 1.0
 _REPLY_PARTS_KEPT = 20_000
+
+
+def with_attachment_note(completion: Completion, batch: AttachmentBatch) -> str:
+    """The answer, and under it the one short line naming what the model did not get
+    (Discord's ``-#`` subtext); after a text-only retry every image counts as not seen."""
+    if completion.images_dropped:
+        batch = batch.without_images(SkipReason.NO_VISION)
+    line = skipped_line(batch)
+    return f"{completion.shown_text}\n-# {line}" if line else completion.shown_text
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A question read back from the channel history, before its attachments are read."""
+
+    role: ClassVar[Literal["user"]] = "user"
+    text: str
+    author: str
+    key: int
+    refs: tuple[AttachmentRef, ...]
+
+    @classmethod
+    def of(cls, message: discord.Message, text: str) -> _Asked:
+        """With the replied message's attachments after its own, as the question had them."""
+        refs = attachment_refs(message) + replied_refs(message)
+        return cls(text, message.author.display_name, message.id, refs)
+
+    def turn(self, batch: AttachmentBatch) -> Turn:
+        return Turn("user", turn_text(self.text, batch), self.author, key=self.key)
 
 
 def reply_anchor(message: discord.Message) -> int | None:
@@ -79,9 +113,12 @@ class Chat(commands.Cog):
 
     # -- entry points -----------------------------------------------------------------------
 
-    async def answer_message(self, message: discord.Message, prompt: Prompt) -> None:
-        """Reply to a message the client accepted, with a typing indicator meanwhile."""
-        await self._run(prompt, MessageTarget(message), message.channel, typing=True)
+    async def answer_message(
+        self, message: discord.Message, prompt: Prompt, read: Awaitable[Prompt]
+    ) -> None:
+        """Reply to a message the client accepted, with a typing indicator meanwhile;
+        ``read`` gives the prompt with its attachments once they are downloaded."""
+        await self._run(prompt, MessageTarget(message), message.channel, typing=True, read=read)
 
     async def answer_interaction(self, interaction: discord.Interaction, prompt: Prompt) -> None:
         """Answer a deferred ``/ask``; the deferral already shows "thinking"."""
@@ -148,8 +185,11 @@ class Chat(commands.Cog):
         channel: discord.abc.Messageable,
         *,
         typing: bool,
+        read: Awaitable[Prompt] | None = None,
     ) -> None:
-        task = asyncio.create_task(self._answer(prompt, target, channel, typing=typing))
+        task = asyncio.create_task(
+            self._answer(prompt, target, channel, typing=typing, read=read)
+        )
         self._replies[prompt.message_id] = task
         try:
             with self.bot.foreground.reply():
@@ -171,7 +211,10 @@ class Chat(commands.Cog):
         channel: discord.abc.Messageable,
         *,
         typing: bool,
+        read: Awaitable[Prompt] | None = None,
     ) -> None:
+        """``read`` is shielded: a deleted question cancels its reply, not the Greenflash
+        log that waits for the same downloads."""
         writer = ReplyWriter(
             target,
             edit_interval=self.edit_interval,
@@ -187,6 +230,8 @@ class Chat(commands.Cog):
             async with TypingIndicator(
                 channel if typing else None, allowed=budget.optional_allowed
             ) as indicator:
+                if read is not None:
+                    prompt = await asyncio.shield(read)
                 epoch, turns = await self._context(channel, prompt)
 
                 async def show(text: str) -> None:
@@ -194,7 +239,8 @@ class Chat(commands.Cog):
                     await writer.update(text)
 
                 completion = await self.bot.model.reply(turns, on_text=show, voice=voice)
-                await writer.finish(completion.shown_text)
+                shown = with_attachment_note(completion, prompt.attachments)
+                await writer.finish(shown)
         except ModelError as error:
             self._forget(prompt, epoch)
             await self._fail(prompt, writer, error, started)
@@ -220,7 +266,7 @@ class Chat(commands.Cog):
             return
         self.memory.add(
             prompt.channel_id,
-            Turn("assistant", completion.shown_text, key=writer.messages[0].id),
+            Turn("assistant", shown, key=writer.messages[0].id),
             epoch=epoch,
         )
         self.bot.storage.charge_later(
@@ -230,12 +276,13 @@ class Chat(commands.Cog):
             prompt,
             writer,
             started,
-            text=completion.shown_text,
+            text=shown,
             model=completion.model,
             usage=completion.usage,
             cut_off=completion.cut_off,
             finish_reason=completion.finish_reason,
             refused=completion.refused,
+            images_dropped=completion.images_dropped,
         )
         if writer.refusals:
             self._record_failure(prompt, writer.refusals[0], partial=False, recovered=True)
@@ -280,6 +327,7 @@ class Chat(commands.Cog):
         cut_off: bool = False,
         finish_reason: str | None = None,
         refused: bool = False,
+        images_dropped: bool = False,
     ) -> None:
         """Log the assistant's half, once the reply is complete on Discord."""
         ids = tuple(message.id for message in writer.messages)
@@ -297,6 +345,7 @@ class Chat(commands.Cog):
             cut_off=cut_off,
             finish_reason=finish_reason,
             refused=refused,
+            images_dropped=images_dropped,
             delivery=writer.delivery,
         )
         analytics = self.bot.analytics
@@ -379,8 +428,10 @@ class Chat(commands.Cog):
         """
         await self._history_once(channel, prompt)
         epoch = self.memory.epoch(prompt.channel_id)
-        turn = Turn("user", prompt.text, prompt.user_name, key=prompt.message_id)
-        self.memory.add(prompt.channel_id, turn, epoch=epoch)
+        batch = prompt.attachments
+        turn = Turn("user", turn_text(prompt.text, batch), prompt.user_name,
+                    key=prompt.message_id, images=batch.images)
+        self.memory.add(prompt.channel_id, replace(turn, images=()), epoch=epoch)
         return epoch, [*self.memory.window(prompt.channel_id, before=prompt.message_id), turn]
 
     async def _history_once(self, channel: discord.abc.Messageable, prompt: Prompt) -> None:
@@ -421,7 +472,7 @@ class Chat(commands.Cog):
         bot_user = self.bot.user
         assert bot_user is not None
         settings = self.bot.settings
-        newest_first: list[Turn] = []
+        newest_first: list[Turn | _Asked] = []
         anchors: list[int | None] = []
         unanswered: set[int] = set()
         reset_at: int | None = None
@@ -458,11 +509,9 @@ class Chat(commands.Cog):
                 if message.id in unanswered:
                     continue
                 if classify(message, bot_user, settings):
-                    text = readable_text(message, bot_user.id)
-                    if text:
-                        newest_first.append(
-                            Turn("user", text, message.author.display_name, key=message.id)
-                        )
+                    asked = _Asked.of(message, readable_text(message, bot_user.id))
+                    if asked.text or asked.refs:
+                        newest_first.append(asked)
                         anchors.append(None)
         except discord.HTTPException as error:
             log.warning(
@@ -474,7 +523,20 @@ class Chat(commands.Cog):
                 if part_of is None or part_of > reset_at
             ]
         newest_first.reverse()
-        return newest_first[-settings.context_max_messages :]
+        return await self._read_earlier(newest_first[-settings.context_max_messages :])
+
+    async def _read_earlier(self, turns: list[Turn | _Asked]) -> list[Turn]:
+        """The rebuilt questions as live memory holds them: earlier text files read again
+        under the same caps, earlier images named (``[image: name]``), never downloaded."""
+        fetcher = self.bot.attachments
+        batches = await asyncio.gather(*(
+            fetcher.fetch(turn.refs, vision=False, earlier=True)
+            for turn in turns if isinstance(turn, _Asked)
+        ))
+        read = iter(batches)
+        return [
+            turn.turn(next(read)) if isinstance(turn, _Asked) else turn for turn in turns
+        ]
 
     def reset(self, channel_id: int) -> None:
         self.memory.reset(channel_id)

@@ -35,6 +35,12 @@ _PYTHON_TYPES = {
 }
 BAD_OPTIONS = "That command's options don't look right. Try `/help` to see how to use it."
 FAILED = "Something went wrong on my side. Please try again."
+PRIVACY = (
+    "Conversations with me (the messages addressed to me, the text of files attached to "
+    "them, and my answers) are sent to Greenflash, an analytics service, to improve the "
+    "assistant. Images are shown to the AI model, never to Greenflash, which only gets "
+    "their names. Messages not addressed to me are never sent anywhere."
+)
 
 
 def persona_line(persona: str) -> str:
@@ -184,9 +190,7 @@ class Commands(commands.Cog):
         )
         embed.add_field(
             name="Privacy",
-            value="Conversations with me (the messages addressed to me and my answers) are "
-            "sent to Greenflash, an analytics service, to improve the assistant. Messages "
-            "not addressed to me are never sent anywhere.",
+            value=PRIVACY,
             inline=False,
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from bot.attachments.download import Origin
 from bot.client import ChatBot
 from bot.products import ProductConfig
 from bot.settings import Settings
@@ -54,6 +55,12 @@ def process_env(stands: Stands, **extra: str) -> dict[str, str]:
     return env
 
 
+def cdn_origin(stands: Stands) -> Origin:
+    """The Discord stand-in's CDN route: the one place the bot under test may download
+    attachments from (production allows only Discord's own CDN hosts)."""
+    return Origin("http", "127.0.0.1", stands.discord.port)
+
+
 @asynccontextmanager
 async def running_bot(
     stands: Stands,
@@ -81,6 +88,7 @@ async def running_bot(
                 database_path=os.path.join(database_dir, "bot.sqlite3"),
                 model_allowlist=(settings.model,),
             ),
+            attachment_origins={cdn_origin(stands)},
         )
         fast_startup(bot)
         runner = asyncio.create_task(bot.start(settings.discord_token))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from bot.client import ChatBot
+from bot.greenflash_client import AnalyticsStats
 from bot.products import ProductConfig
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
@@ -35,6 +37,9 @@ async def logged_pair(stands: Stands, bot: ChatBot) -> tuple[dict[str, Any], dic
     return user, assistant
 
 
+MODEL_LATENCY = 0.2
+"""Seconds the OpenAI stand-in takes to answer: the logged latency is at least this."""
+
 CASES = {
     "mention": (GENERAL_CHANNEL, {"mention_bot": True}, "mention"),
     "dm": (DM_ALICE, {}, "dm"),
@@ -48,6 +53,7 @@ async def test_each_conversation_logs_one_user_and_one_assistant_message(
     stands: Stands, bot: ChatBot, channel_id: int, kwargs: dict[str, Any], trigger: str
 ) -> None:
     stands.openai.script("The answer.")
+    stands.openai.latency = MODEL_LATENCY
     sent = await stands.discord.send_message(channel_id, "The question?", **kwargs)
     (reply,) = await stands.discord.wait_for_messages(1, channel_id=channel_id)
     user, assistant = await logged_pair(stands, bot)
@@ -75,7 +81,7 @@ async def test_each_conversation_logs_one_user_and_one_assistant_message(
     assert assistant_item["properties"]["cut_off"] is False
     assert assistant_item["properties"]["finish_reason"] == "stop"
     assert user_item["createdAt"] < assistant_item["createdAt"]
-    assert assistant_item["properties"]["latency_ms"] >= 0
+    assert assistant_item["properties"]["latency_ms"] >= MODEL_LATENCY * 1000
     assert assistant_item["properties"]["completion_tokens"] > 0
 
 
@@ -137,11 +143,22 @@ async def test_replies_flow_whatever_greenflash_does(
         await greenflash.down()
     async with running_bot(stands, timeout=6.0 if fault == "slow" else 2.0,
                            drain_seconds=7.0 if fault == "slow" else 1.0) as bot:
-        loop_time = bot.loop.time()
+        questions = []
         for number in range(3):
-            await stands.discord.send_message(CHAT_CHANNEL, f"q{number}")
+            questions.append(await stands.discord.send_message(CHAT_CHANNEL, f"q{number}"))
             await stands.discord.wait_for_messages(number + 1, timeout=2)
-        assert bot.loop.time() - loop_time < 2.0, "Greenflash must not slow replies"
+        replies = stands.discord.sent_messages(CHAT_CHANNEL)
+    # Greenflash must not slow replies: each reply was posted before Greenflash heard anything
+    # of its question, so no reply waited on a Greenflash call, whatever the fault.
+    perf_minus_monotonic = time.perf_counter() - time.monotonic()
+    posted = {request.response["id"]: request.received_at - perf_minus_monotonic
+              for request in stands.discord.requests
+              if request.method == "POST" and request.path.endswith("/messages")}
+    for question, answer in zip(questions, replies, strict=True):
+        heard = [record.received_at for record in greenflash.accepted + greenflash.failed
+                 if question["id"] in str(record.json)]
+        assert heard if fault != "refused" else not heard, question["content"]
+        assert all(posted[answer["id"]] < at for at in heard), (question["content"], heard)
     assert "Task exception was never retrieved" not in caplog.text
     assert not [w for w in recwarn if "never awaited" in str(w.message)]
     if fault in {"500", "429", "slow"}:
@@ -150,7 +167,11 @@ async def test_replies_flow_whatever_greenflash_does(
         assert len({item["externalMessageId"] for item in stored}) == 6
     else:
         assert greenflash.accepted == []
-        assert "not sent before shutdown" in caplog.text or "failed" in caplog.text
+        # Held while Greenflash is down, then dropped at shutdown: three questions and three
+        # answers, and Alice and her guild identified once each.
+        unsent = 3 * 2 + 2
+        assert bot.analytics.stats == AnalyticsStats(sent=0, failed=0, dropped=unsent)
+        assert f"greenflash: {unsent} call(s) not sent before shutdown" in caplog.text
 
 
 @pytest.mark.parametrize("missing", ["key", "product"])

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from bot.llm import POLITE, FailureKind
-from bot.notices import ATTACHMENTS_ONLY, EMPTY_MENTION
+from bot.notices import EMPTY_MENTION, STICKERS_ONLY
 from bot.settings import Settings
 from cogs.commands import BAD_OPTIONS, NOT_HERE
 from tests.bot_harness import Stands, bot_settings, running_bot
@@ -444,11 +444,12 @@ CASES: dict[str, Case] = {
                           check=both(prompt_truncated("x" * 10_000),
                                      split_at_the_limit("echo: Alice: " + "x" * PROMPT_LIMIT))),
     # not text
-    "only-attachment": Case(mention("", attachments=[PNG]), N, ATTACHMENTS_ONLY),
-    "only-attachment-chat-channel": Case(say(CHAT_CHANNEL, "", attachments=[PNG]), N,
-                                         ATTACHMENTS_ONLY),
-    "only-sticker-mention": Case(mention("", stickers=[STICKER]), N, ATTACHMENTS_ONLY),
-    "only-sticker-dm": Case(say(DM_ALICE, "", stickers=[STICKER]), N, ATTACHMENTS_ONLY),
+    "only-attachment": Case(mention("", attachments=[PNG]), A,
+                            check=model_read("Alice: What do you make of this?")),
+    "only-attachment-chat-channel": Case(say(CHAT_CHANNEL, "", attachments=[PNG]), A,
+                                         check=model_read("Alice: What do you make of this?")),
+    "only-sticker-mention": Case(mention("", stickers=[STICKER]), N, STICKERS_ONLY),
+    "only-sticker-dm": Case(say(DM_ALICE, "", stickers=[STICKER]), N, STICKERS_ONLY),
     "attachment-with-text": Case(mention("what is in this picture?", attachments=[PNG]), A),
     # ping bait in the prompt
     "everyone-bait-in-prompt": Case(

@@ -22,6 +22,7 @@ from tests.standins.discord_server import (
     GUILD_A,
     OTHER_BOT,
     THREAD,
+    webhook_author,
 )
 
 Inject = Callable[[Stands], Awaitable[Any]]
@@ -117,6 +118,8 @@ SILENT: dict[str, Inject] = {
         CHAT_CHANNEL, "beep", author=OTHER_BOT),
     "webhook": lambda s: s.discord.send_message(
         CHAT_CHANNEL, "webhook says", webhook_id=555, mention_bot=True),
+    "webhook-without-bot-flag": lambda s: s.discord.send_message(  # only webhook_id stops it
+        CHAT_CHANNEL, "webhook says", webhook_id=556, author=webhook_author(556, bot=False)),
     "system-message": lambda s: s.discord.send_message(  # text, so only its type stops it
         CHAT_CHANNEL, "Carol joined, say hi", message_type=7),
     "everyone-ping": lambda s: s.discord.send_message(

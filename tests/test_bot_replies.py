@@ -9,7 +9,7 @@ import pytest
 
 from bot.client import ChatBot
 from bot.llm import POLITE, FailureKind
-from bot.notices import ATTACHMENTS_ONLY, COOLDOWN, EMPTY_MENTION
+from bot.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
 from bot.settings import Settings
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import barrier, pings_nobody, until
@@ -119,17 +119,15 @@ async def test_cooldown_answers_with_a_short_lived_notice(stands: Stands) -> Non
     assert len(stands.openai.requests) == settings.cooldown_rate + 1  # Alice's, and Bob's
 
 
-async def test_empty_mention_and_attachments_get_a_hint(stands: Stands, bot: ChatBot) -> None:
+async def test_empty_mention_and_stickers_get_a_hint(stands: Stands, bot: ChatBot) -> None:
     await stands.discord.send_message(GENERAL_CHANNEL, "", mention_bot=True)
     await stands.discord.send_message(
-        CHAT_CHANNEL, "",
-        attachments=[{"id": "1", "filename": "a.png", "size": 10, "url": "http://x/a.png",
-                      "proxy_url": "http://x/a.png"}],
+        CHAT_CHANNEL, "", stickers=[{"id": "749054660769218631", "name": "Wave", "format_type": 1}],
     )
     await stands.discord.send_message(CHAT_CHANNEL, "\u200b\u200b", mention_bot=True)
     replies = await stands.discord.wait_for_messages(3)
     assert sorted(r["content"] for r in replies) == sorted(
-        [EMPTY_MENTION, ATTACHMENTS_ONLY, EMPTY_MENTION]
+        [EMPTY_MENTION, STICKERS_ONLY, EMPTY_MENTION]
     )
     await barrier(stands.discord, bot)
     await stands.greenflash.wait_for_accepted("/messages", 2)  # the barrier and its answer

@@ -7,6 +7,7 @@ formula and the issue's own examples.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -16,6 +17,7 @@ import pytest
 
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import TEST_PRODUCT, until
+from tests.standins.discord_rest import MAX_CONTENT
 from tests.standins.discord_server import ALICE, BOB, GENERAL_CHANNEL, OTHER_BOT, RecordedRequest
 from tests.standins.openai_server import INSUFFICIENT_QUOTA
 
@@ -126,12 +128,13 @@ async def test_what_counts_and_what_it_costs(
 async def test_an_old_split_reply_is_traced_once_and_counts_what_was_there(
     stands: Stands,
 ) -> None:
-    stands.openai.script("\n".join(f"line {i} " + "x" * 70 for i in range(60)))
+    answer = "\n".join(f"line {i} " + "x" * 70 for i in range(60))
+    stands.openai.script(answer)
     settings = bot_settings(stands, max_tokens=4000, stream_replies=False,
                             feedback_reactions=True)
     async with running_bot(stands, settings):
         await stands.discord.send_message(GENERAL_CHANNEL, "long", mention_bot=True)
-        parts = await stands.discord.wait_for_messages(3)
+        parts = await stands.discord.wait_for_messages(math.ceil(len(answer) / MAX_CONTENT))
         for _ in range(2):  # the bot's own invitations, on the last part
             await stands.discord.wait_for(lambda r: r.method == "PUT" and "reactions" in r.path
                                           and parts[-1]["id"] in r.path)

@@ -29,7 +29,7 @@ from bot.notices import EMPTY_MENTION
 from bot.reply_writer import CUT_OFF_MARKER
 from bot.settings import Settings
 from tests.bot_harness import Stands, bot_settings, running_bot
-from tests.helpers import until
+from tests.helpers import answers_to, until
 from tests.standins.discord_server import (
     BOB,
     CAROL,
@@ -45,16 +45,11 @@ Message = dict[str, Any]
 # -- helpers --------------------------------------------------------------------------------
 
 
-def answers_to(stands: Stands, prompt: Message) -> list[Message]:
-    """The bot's live messages replying to ``prompt``."""
-    return [message for message in stands.discord.sent_messages()
-            if (message.get("message_reference") or {}).get("message_id") == prompt["id"]]
-
-
 async def answered(stands: Stands, prompt: Message, timeout: float = 5.0) -> Message:
     """The first message of the bot's answer to ``prompt``, once it is there."""
-    found = await until(lambda: answers_to(stands, prompt), f"an answer to {prompt['content']!r}",
-                        timeout)
+    found = await until(lambda: answers_to(stands.discord, prompt["id"]),
+                        f"an answer to {prompt['content']!r}", timeout,
+                        changed=stands.discord.next_change)
     return found[0]
 
 
@@ -67,7 +62,7 @@ async def stored(stands: Stands, prompt: Message, timeout: float = 5.0) -> None:
 
 def only_reply(stands: Stands, prompt: Message) -> Message:
     """The one message answering ``prompt`` (a reply must not be posted twice)."""
-    (reply,) = answers_to(stands, prompt)
+    (reply,) = answers_to(stands.discord, prompt["id"])
     return reply
 
 
@@ -93,15 +88,6 @@ def events(stands: Stands, event_type: str) -> list[dict[str, Any]]:
             if record.json["eventType"] == event_type]
 
 
-async def settle_tasks(baseline: int, timeout: float = 3.0) -> set[asyncio.Task[Any]]:
-    """Wait for tasks to finish until no more than ``baseline`` are left; return them."""
-    for _ in range(int(timeout / 0.02)):
-        if len(asyncio.all_tasks()) <= baseline:
-            break
-        await asyncio.sleep(0.02)
-    return asyncio.all_tasks()
-
-
 @asynccontextmanager
 async def watched_bot(
     stands: Stands,
@@ -115,8 +101,11 @@ async def watched_bot(
     async with running_bot(stands, settings, **greenflash_overrides) as bot:
         yield bot
     assert bot.analytics.pending == 0, "every analytics call finished or was dropped"
-    left = await settle_tasks(baseline)
-    assert len(left) <= baseline, sorted(task.get_coro().__qualname__ for task in left)
+    try:
+        await until(lambda: len(asyncio.all_tasks()) <= baseline, "the bot's tasks to end", 3.0)
+    except TimeoutError:
+        pytest.fail(f"tasks outlived the bot: "
+                    f"{sorted(task.get_coro().__qualname__ for task in asyncio.all_tasks())}")
     gc.collect()  # "Task exception was never retrieved" is logged when a task is collected
     await asyncio.sleep(0)
     errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
@@ -419,7 +408,7 @@ async def test_no_permission_to_send_is_logged_and_others_are_served(
     assert refused and all(request.status == 403 for request in refused)
     assert f"could not post reply in channel {GENERAL_CHANNEL} to {hit['id']}" in caplog.text
     assert EMPTY_MENTION not in str(stands.discord.sent_messages())
-    assert answers_to(stands, bare) == []
+    assert answers_to(stands.discord, bare["id"]) == []
     logged_once(stands, other, only_reply(stands, other))
     logged_once(stands, hit, None)
 
@@ -444,17 +433,16 @@ async def test_sigterm_while_replying_leaves_nothing_behind(
         late_ask = await stands.discord.slash_command("ask", {"prompt": "late question"})
         late_message = await stands.discord.send_message(CHAT_CHANNEL, "late", author=BOB)
         await closing
-        replying = [task for task in asyncio.all_tasks()
-                    if task.get_coro().__qualname__.startswith("Chat.")]
-        await asyncio.sleep(2.5)  # anything still running after close() ends by now
-        assert replying == [], "no reply task outlived close()"
+        # Replies run inside discord.py's event tasks, so none is named for Chat: the
+        # foreground count is what says a reply is still being written.
+        assert bot.foreground.busy == 0, "no reply outlived close()"
         shown = [body.get("content") for body in [*late_ask.callbacks, *late_ask.followups]]
         assert late_ask.callbacks, "the late /ask was acknowledged"
         assert POLITE[FailureKind.UNREACHABLE] not in shown, (
             "the late /ask's model call was cut by the shutdown, not by OpenAI"
         )
     logged_once(stands, in_progress, only_reply(stands, in_progress))
-    assert answers_to(stands, late_message) == []
+    assert answers_to(stands.discord, late_message["id"]) == []
 
 
 async def test_shutdown_grace_expiring_mid_reply_withdraws_the_partial_in_bound(
@@ -478,7 +466,7 @@ async def test_shutdown_grace_expiring_mid_reply_withdraws_the_partial_in_bound(
         took = loop.time() - started
     assert took < settings.shutdown_grace_seconds
     assert int(partial["id"]) in stands.discord.deleted_message_ids
-    assert answers_to(stands, prompt) == []
+    assert answers_to(stands.discord, prompt["id"]) == []
     assert "withdrawing 1 unfinished reply" in caplog.text
     logged_once(stands, prompt, None)
 

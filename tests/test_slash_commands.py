@@ -56,6 +56,10 @@ async def test_help_is_ephemeral_and_names_model_and_analytics(
     text = str(callback["data"]["embeds"])
     assert "gpt-4o-mini" in text
     assert "analytics" in text
+    (privacy,) = [field["value"] for field in callback["data"]["embeds"][0]["fields"]
+                  if field["name"] == "Privacy"]
+    assert "text of files attached" in privacy
+    assert "Images are shown to the AI model, never to Greenflash" in privacy
 
 
 async def test_unknown_and_malformed_options_get_a_clear_ephemeral_answer(

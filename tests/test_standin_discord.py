@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import discord
@@ -20,6 +20,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
+from tests.helpers import until
 from tests.standins.discord_server import (
     ALICE,
     BETA_CHANNEL,
@@ -34,7 +35,6 @@ from tests.standins.discord_server import (
 )
 
 NO_PINGS = {"parse": []}
-T = TypeVar("T")
 
 
 class PingBot(commands.Bot):
@@ -56,16 +56,6 @@ class PingBot(commands.Bot):
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         self.reactions.append(payload)
-
-
-async def eventually(check: Callable[[], T | None], timeout: float = 5.0) -> T:
-    """Polls ``check`` until it returns something other than None."""
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-    return result
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +110,8 @@ async def test_bot_logs_in_and_replies_to_a_mention(discord_standin: DiscordStan
             f"<@{BOT_ID}> ping", "pong",
         ]
         # Discord echoes the bot's own message back on the gateway.
-        echo = await eventually(lambda: next((m for m in bot.seen if m.author == bot.user), None))
+        echo = await until(lambda: next((m for m in bot.seen if m.author == bot.user), None),
+                           "the bot to see its own echo")
         assert echo.reference is not None and echo.reference.message_id == int(sent["id"])
         assert bot.seen[0].author.id == int(ALICE["id"])
         assert isinstance(bot.seen[0].author, discord.Member)
@@ -145,7 +136,7 @@ async def test_a_late_interaction_callback_is_an_unknown_interaction() -> None:
 
     @bot.tree.command(name="slow", description="Answers too late")
     async def slow(interaction: discord.Interaction) -> None:
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.4)  # the lateness under test: past the 0.2 s deadline
         try:
             await interaction.response.send_message("finally")
         except discord.NotFound as error:
@@ -174,7 +165,7 @@ async def test_message_content_is_blank_without_the_intent() -> None:
         assert plain["content"] == ""
         await standin.send_message(GENERAL_CHANNEL, "hello bot", mention_bot=True)
         await standin.send_message(DM_CAROL, "a private word")
-        seen = await eventually(lambda: bot.seen if len(bot.seen) >= 3 else None)
+        seen = await until(lambda: bot.seen if len(bot.seen) >= 3 else None, "three messages")
         assert [m.content for m in seen[:3]] == ["", f"<@{BOT_ID}> hello bot", "a private word"]
         assert isinstance(seen[2].channel, discord.DMChannel)
 
@@ -204,9 +195,9 @@ async def test_a_dropped_connection_resumes_and_delivers_the_gap_once(
     async with running(discord_standin, PingBot()) as bot:
         await discord_standin.drop_connection()
         gap = await discord_standin.send_message(GENERAL_CHANNEL, "sent during the gap")
-        await eventually(lambda: discord_standin.resume_count or None)
+        await until(lambda: discord_standin.resume_count, "a RESUME")
         after = await discord_standin.send_message(GENERAL_CHANNEL, "sent after resuming")
-        await eventually(lambda: any(m.id == int(after["id"]) for m in bot.seen) or None)
+        await until(lambda: any(m.id == int(after["id"]) for m in bot.seen), "the replayed message")
 
         assert discord_standin.resume_count == 1
         assert discord_standin.connections == 2
@@ -243,7 +234,7 @@ async def test_a_synced_slash_command_gets_typed_options_and_answers_by_followup
         assert callback == {"type": 5}
         [followup] = await interaction.wait_for_followup()
         assert followup["content"] == "hihihi"
-        await eventually(lambda: interaction.edits or None)
+        await until(lambda: interaction.edits, "the edit")
 
         [message] = discord_standin.sent_messages(GENERAL_CHANNEL)
         assert message["id"] == str(interaction.original_message_id)  # the "thinking" message
@@ -283,7 +274,7 @@ async def test_an_auto_sharded_bot_gets_each_guild_on_its_shard(
         assert sessions[1].guild_ids == [GUILD_B]
 
         await discord_standin.send_message(BETA_CHANNEL, "over on beta")
-        message = await eventually(lambda: seen[0] if seen else None)
+        message = await until(lambda: seen[0] if seen else None, "the message")
         assert message.guild is not None and message.guild.shard_id == 1
         assert [e["t"] for e in sessions[1].dispatched][-1] == "MESSAGE_CREATE"
         assert "MESSAGE_CREATE" not in [e["t"] for e in sessions[0].dispatched]
@@ -343,7 +334,8 @@ async def test_reactions_flow_both_ways(discord_standin: DiscordStandIn) -> None
         message = await text_channel(bot, GENERAL_CHANNEL).fetch_message(int(reply["id"]))
         await message.add_reaction("👍")
         await discord_standin.add_reaction(GENERAL_CHANNEL, int(reply["id"]), "👎", user=BOB)
-        events = await eventually(lambda: bot.reactions if len(bot.reactions) >= 2 else None)
+        events = await until(lambda: bot.reactions if len(bot.reactions) >= 2 else None,
+                             "two reactions")
         assert [(e.user_id, str(e.emoji)) for e in events] == [
             (BOT_ID, "👍"), (int(BOB["id"]), "👎"),
         ]
@@ -405,7 +397,7 @@ async def test_subprocess_env_redirects_a_child_process(discord_standin: Discord
     assert child.returncode == 0, stderr.decode()
     assert stdout.decode().strip() == "['Alpha Guild', 'Beta Guild']"
     assert len(discord_standin.identify_payloads) == 1
-    await eventually(lambda: not discord_standin.sessions[0].live or None)
+    await until(lambda: not discord_standin.sessions[0].live, "the session to end")
 
 
 async def test_rate_limits_per_channel_bucket_and_global() -> None:

@@ -18,15 +18,16 @@ GLOBAL_429 = {"message": "You are being rate limited.", "retry_after": 1.0, "glo
 
 
 async def test_a_cancelled_caller_leaves_the_call_running_to_its_end() -> None:
-    finished = asyncio.Event()
+    started, finished = asyncio.Event(), asyncio.Event()
 
     async def call() -> str:
-        await asyncio.sleep(0.1)
+        started.set()
+        await asyncio.sleep(0.1)  # a call still running when its caller is cancelled
         finished.set()
         return "done"
 
     caller = asyncio.create_task(uncancelled(call()))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(started.wait(), timeout=1)
     caller.cancel()
     await asyncio.wait([caller])
     assert caller.cancelled()

@@ -21,7 +21,8 @@ REST subset (every call is recorded in ``requests``, faulted or not):
   ``?with_response=true`` answers the callback resource), followups ``POST
   /webhooks/{app}/{token}`` (``?wait=true``), ``GET/PATCH/DELETE
   /webhooks/{app}/{token}/messages/{@original|id}``;
-* ``/cdn/...`` (outside ``/api``, not recorded) serves attachment bytes.
+* ``/attachments/...`` (outside ``/api``; recorded in ``cdn_files.served``) serves attachment
+  bytes as Discord's CDN does (:mod:`tests.standins.discord_cdn`).
 
 Rules as on Discord: message limits and empty messages (see
 :mod:`tests.standins.discord_rest`); editing someone else's message → 403 50005, deleting
@@ -42,6 +43,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.discord_cdn import DiscordCdn
 from tests.standins.discord_gateway import OUTBOUND_LIMIT, Changes, Gateway, Session
 from tests.standins.discord_interactions import CommandRegistry, Interaction, interaction_payload
 from tests.standins.discord_ratelimits import RateLimits
@@ -72,7 +74,6 @@ from tests.standins.discord_world import (
     INTENT_GUILD_MESSAGES,
     OWNER,
     World,
-    attachment_dict,
     emoji_key,
     parse_emoji,
 )
@@ -114,7 +115,7 @@ class DiscordApi:
         self.requests_kept = requests_kept
         self.interactions: dict[int, Interaction] = {}
         self.commands = CommandRegistry(self.world, APPLICATION_ID)
-        self.cdn: dict[str, tuple[bytes, str | None]] = {}
+        self.cdn_files = DiscordCdn()
         self.deleted_message_ids: list[int] = []
         flags = APP_FLAG_APPLICATION_COMMAND_BADGE
         if message_content_intent_granted:
@@ -157,15 +158,20 @@ class DiscordApi:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
     def attachment(
-        self, filename: str, data: bytes = b"", content_type: str | None = None
+        self,
+        filename: str,
+        data: bytes = b"",
+        content_type: str | None = None,
+        *,
+        channel_id: int = 0,
+        **serving: Any,
     ) -> dict[str, Any]:
-        """An attachment object whose ``url`` serves ``data`` from this stand-in."""
-        attachment_id = self.world.snowflakes.next()
-        path = f"attachments/{attachment_id}/{filename}"
-        self.cdn[path] = (data, content_type)
-        return attachment_dict(
-            attachment_id, filename, size=len(data), content_type=content_type,
-            url=f"http://127.0.0.1:{self.port}/cdn/{path}",
+        """An attachment object whose signed ``url`` serves ``data`` from this stand-in's CDN
+        route (:class:`tests.standins.discord_cdn.DiscordCdn`; ``serving`` takes its
+        ``size``, ``body_size``, ``length``, ``drip``, ``chunk``)."""
+        return self.cdn_files.host(
+            channel_id, filename, data, content_type,
+            attachment_id=self.world.snowflakes.next(), **serving,
         )
 
     # -- event helpers ---------------------------------------------------------------------
@@ -353,13 +359,6 @@ class DiscordApi:
                 raise api_error(401, 0, "401: Unauthorized")
             return await handler(req, {k: v for k, v in match.groupdict().items() if v})
         raise api_error(404, 0, "404: Not Found")
-
-    async def _cdn(self, request: web.Request) -> web.Response:
-        stored = self.cdn.get(request.match_info["path"])
-        if stored is None:
-            return web.Response(status=404, text="Not Found")
-        data, content_type = stored
-        return web.Response(body=data, content_type=content_type or "application/octet-stream")
 
     # -- REST: login, users, guilds --------------------------------------------------------
 

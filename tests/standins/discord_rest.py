@@ -17,7 +17,8 @@ Files (Discord API reference, "Uploading Files"): a create or edit may carry fil
 ``files[n]`` part, described by ``attachments[].id == n``; more than 10 files → 400 50035
 (``files``: "Must be 10 or fewer in length."), a file over the 10 MiB default upload limit
 → 413 40005 "Request entity too large". Each file's bytes are kept in
-``RecordedRequest.files`` and served from ``/cdn``.
+``RecordedRequest.files`` and served from the CDN route (``/attachments/...``,
+:mod:`tests.standins.discord_cdn`).
 """
 
 from __future__ import annotations

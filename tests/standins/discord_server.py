@@ -2,7 +2,9 @@
 
 One aiohttp server on 127.0.0.1 (ephemeral port) serves ``/api/v10/...`` (REST, see
 :mod:`tests.standins.discord_api`), ``/gateway`` (websocket, see
-:mod:`tests.standins.discord_gateway`) and ``/cdn/...`` (attachment bytes).
+:mod:`tests.standins.discord_gateway`) and ``/attachments/...`` (attachment bytes, the CDN
+of :mod:`tests.standins.discord_cdn`; ``attachment()`` hosts a file, ``cdn_files.served``
+records every request).
 ``redirect()`` points discord.py's ``Route.BASE`` (used by the HTTP client, webhooks and
 interaction responses alike) and ``DiscordWebSocket.DEFAULT_GATEWAY`` at it in this
 process; ``subprocess_env()`` does the same for a child ``python -m bot`` through
@@ -127,7 +129,7 @@ class DiscordStandIn(DiscordApi, StandIn):
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
-        app.router.add_get("/cdn/{path:.*}", self._cdn)
+        self.cdn_files.mount(app)
         app.router.add_route("*", "/api/v{version:\\d+}/{path:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -135,6 +137,7 @@ class DiscordStandIn(DiscordApi, StandIn):
         await site.start()
         self._port = self._runner.addresses[0][1]
         self.gateway.url = self.gateway_url
+        self.cdn_files.base_url = f"http://127.0.0.1:{self._port}"
 
     async def stop(self) -> None:
         if self._runner is None:
@@ -349,12 +352,13 @@ class DiscordStandIn(DiscordApi, StandIn):
         """A user (ALICE, or the DM's recipient, unless ``author``) posts. MESSAGE_CREATE is
         written to the bot's socket (or queued for RESUME) before this returns the payload.
         ``reply_to`` makes a reply (type 19) that pings the replied author unless
-        ``ping_reply=False``; ``<@id>`` mentions in the content are parsed."""
+        ``ping_reply=False``; ``<@id>`` mentions in the content are parsed. ``webhook_id``
+        posts through that webhook, as :func:`webhook_author` unless ``author`` is given."""
         if channel_id not in self.world.channels:
             raise ValueError(f"unknown channel {channel_id}")
-        author = author or self.world.dm_recipient(channel_id) or ALICE
         if webhook_id is not None:
-            author = webhook_author(webhook_id)
+            author = author or webhook_author(webhook_id)
+        author = author or self.world.dm_recipient(channel_id) or ALICE
         if mention_bot:
             content = f"<@{self.world.bot_id}> {content}".rstrip()
         message = self._messages.base(channel_id, content, author, embeds)

@@ -162,16 +162,25 @@ OTHER_BOT = user_dict(OTHER_BOT_ID, "other-bot", bot=True, discriminator="7001")
 OWNER = user_dict(OWNER_ID, "app-owner", global_name="App Owner")
 
 
-def webhook_author(webhook_id: int, name: str = "Captain Hook") -> dict[str, Any]:
-    """The author Discord puts on a message sent through an (incoming) webhook."""
-    return {
+def webhook_author(
+    webhook_id: int, name: str = "Captain Hook", *, bot: bool = True
+) -> dict[str, Any]:
+    """The author Discord puts on a message sent through an (incoming) webhook.
+
+    Discord's Message Object docs promise only a webhook user (its id, username and avatar)
+    with ``webhook_id`` set on the message; ``bot: true`` is what Discord sends today but is
+    not documented, so ``bot=False`` leaves it out and only ``webhook_id`` tells it apart.
+    """
+    author: dict[str, Any] = {
         "id": str(webhook_id),
         "username": name,
         "global_name": None,
         "discriminator": "0000",
         "avatar": None,
-        "bot": True,
     }
+    if bot:
+        author["bot"] = True
+    return author
 
 
 def parse_emoji(emoji: str) -> dict[str, Any]:

@@ -98,6 +98,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from tests.standins.lifecycle import StandIn, abort_connections
+from tests.standins.openai_content import content_problem, openai_error
 
 INSUFFICIENT_QUOTA: dict[str, Any] = {
     "error": {
@@ -143,13 +144,6 @@ def is_reasoning_model(model: str) -> bool:
     return model.startswith(REASONING_PREFIXES)
 
 
-def openai_error(
-    message: str, type_: str, code: str | None = None, param: str | None = None
-) -> dict[str, Any]:
-    """An error body in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
 def estimate_tokens(text: str) -> int:
     """The stand-in's token count: about four characters per token."""
     return math.ceil(len(text) / 4)
@@ -188,6 +182,9 @@ class OpenAIStandIn(StandIn):
 
     def __init__(self) -> None:
         self.models: set[str] = {"gpt-4o-mini", "gpt-4o", "gpt-5-mini", "o4-mini"}
+        self.text_only_models: set[str] = set()
+        """Models that play a text-only one (``gpt-3.5-turbo``): image parts get OpenAI's
+        400 (see :mod:`tests.standins.openai_content`)."""
         self.max_tokens_only = False
         self.valid_key: str | None = None
         self.latency: float = 0.0
@@ -409,6 +406,8 @@ class OpenAIStandIn(StandIn):
             return _model_not_found(body["model"])
         if self.max_tokens_only and "max_completion_tokens" in body:
             return bad("Unrecognized request argument supplied: max_completion_tokens")
+        if problem := content_problem(body, vision=body["model"] not in self.text_only_models):
+            return _json(400, problem)
         if is_reasoning_model(body["model"]):
             return _reasoning_model_problem(body)
         return None
