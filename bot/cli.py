@@ -1,4 +1,4 @@
-"""The command line: ``python -m bot [run | doctor | invite]``.
+"""The command line: ``python -m bot [run | doctor | invite | migrate]``.
 
 argparse (the standard library's) because the commands are few and take no options of
 their own: a subcommand is one :class:`Subcommand` in ``SUBCOMMANDS`` with its handler, so
@@ -61,6 +61,15 @@ def _invite(_: argparse.Namespace) -> int:
     return print_invite(token, startup)
 
 
+def _migrate(_: argparse.Namespace) -> int:
+    from bot.migrate_command import run_migrate  # noqa: PLC0415  (imports SQLAlchemy)
+
+    try:
+        return run_migrate()
+    except SettingsError as error:
+        return _configuration_error(error)
+
+
 @dataclass(frozen=True)
 class Subcommand:
     """One word of the command line: adding a command is adding one of these."""
@@ -90,6 +99,13 @@ SUBCOMMANDS = (
         "Reads the application id with DISCORD_TOKEN and prints the OAuth2 URL with the "
         "scopes and the permissions the bot uses.",
         _invite,
+    ),
+    Subcommand(
+        "migrate", "bring the database's schema up to this release's",
+        "Runs the Alembic migrations on DATABASE_URL (or the SQLite file at DATABASE_PATH); "
+        "Heroku's release phase runs it before new dynos start. Exit 1 when the database "
+        "does not answer or has a schema this release does not know.",
+        _migrate,
     ),
 )
 

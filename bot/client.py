@@ -22,9 +22,10 @@ import discord
 from discord.ext import commands
 
 from bot import command_sync, discord_patches
+from bot.admins import is_admin
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
-from bot.conversation import Prompt, Trigger
+from bot.conversation import Prompt, Trigger, Voice
 from bot.foreground import Foreground
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.llm import ChatModel
@@ -33,14 +34,20 @@ from bot.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
 from bot.products import ProductConfig
 from bot.request_budget import RequestBudget
 from bot.settings import Settings
+from bot.storage import SchemaState, Storage, StorageConfig, describe
 from bot.triggers import classify, prompt_from_message
+from bot.voices import voice_of
 
 if TYPE_CHECKING:
     from cogs.chat import Chat
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback")
+EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant")
+
+
+class SchemaRefused(Exception):
+    """The database's schema is not the one this release knows: the one line to exit on."""
 
 
 def build_intents(settings: Settings) -> discord.Intents:
@@ -62,6 +69,7 @@ class ChatBot(commands.AutoShardedBot):
         *,
         products: ProductConfig,
         greenflash_settings: GreenflashSettings,
+        storage: StorageConfig,
         attachment_origins: Iterable[Origin] = DISCORD_CDN_ORIGINS,
     ) -> None:
         """``attachment_origins``: where attachment bytes may be fetched from; Discord's CDN
@@ -100,15 +108,50 @@ class ChatBot(commands.AutoShardedBot):
             settings=greenflash_settings,
             foreground=self.foreground,
         )
+        self.storage = Storage(storage)
 
     async def setup_hook(self) -> None:
         self.watchdog.start()
         reason = self.analytics.disabled_reason()
         if reason:
             log.warning("Greenflash analytics are off: %s", reason)
+        await self._prepare_storage()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await command_sync.sync_if_changed(self.tree)
+
+    async def _prepare_storage(self) -> None:
+        """A schema this release does not know (or one ``migrate`` has not brought up to
+        date) stops the start; a database that does not answer does not: the bot then
+        runs on the defaults and the storage logs its one warning."""
+        state = await self.storage.prepare()
+        where = describe(self.storage.url)
+        if state is SchemaState.UNKNOWN:
+            raise SchemaRefused(
+                f"the database ({where}) has a schema this release does not know: deploy "
+                "the release that made it, or downgrade it first"
+            )
+        if state is SchemaState.BEHIND:
+            raise SchemaRefused(
+                f"the database ({where}) needs its migrations: run `python -m bot migrate`"
+            )
+
+    async def voice_for(
+        self, guild_id: int | None, channel_id: int, parent_id: int | None
+    ) -> Voice:
+        """The persona and model in effect in a channel (a thread passes its parent),
+        read through the storage's cache."""
+        settings = await self.storage.settings_for(guild_id, channel_id, parent_id)
+        return voice_of(settings, self.settings.system_prompt)
+
+    async def in_effect(self, prompt: Prompt, author: discord.abc.User) -> Prompt:
+        """The prompt with the voice in effect where it was asked, and whether its author
+        may change it."""
+        return replace(
+            prompt,
+            voice=await self.voice_for(prompt.guild_id, prompt.channel_id, prompt.parent_id),
+            admin=is_admin(author, self.storage.config.admin_role),
+        )
 
     @property
     def chat(self) -> Chat:
@@ -144,6 +187,7 @@ class ChatBot(commands.AutoShardedBot):
             return
         if prompt.truncated:
             log.info("prompt truncated to %d chars: message=%s", len(prompt.text), message.id)
+        prompt = await self.in_effect(prompt, message.author)
         read = asyncio.create_task(self._read_attachments(prompt))
         self.analytics.keep(asyncio.create_task(self._log_user(read)))
         await self.chat.answer_message(message, prompt, read)
@@ -197,6 +241,7 @@ class ChatBot(commands.AutoShardedBot):
             await self.chat.drain(self.settings.shutdown_grace_seconds / 2)
         await self.analytics.close()
         await self.model.close()
+        await self.storage.close()
         await self.attachments.close()
         await super().close()
         self.watchdog.stop()

@@ -9,6 +9,7 @@ from bot.greenflash_client import GreenflashSettings
 from bot.products import PRODUCTS_FILE, ProductConfig
 from bot.settings import Settings, SettingsError
 from bot.startup import StartupSettings
+from bot.storage import StorageConfig
 
 WHERE_SETTINGS_GO = (
     "set them in .env (copy .env.example to .env and fill it in) "
@@ -21,6 +22,7 @@ class Configuration(NamedTuple):
     greenflash: GreenflashSettings
     products: ProductConfig
     startup: StartupSettings
+    storage: StorageConfig
 
 
 def shown_path(path: Path) -> str:
@@ -34,9 +36,15 @@ def shown_path(path: Path) -> str:
 def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
     """All problems from all sources gathered into one :class:`SettingsError`."""
     problems: list[str] = []
-    settings = greenflash_settings = products = startup = None
+    settings = greenflash_settings = products = startup = storage = None
     try:
         settings = Settings.from_env()
+    except SettingsError as error:
+        problems += error.problems
+    try:
+        storage = StorageConfig.from_env(
+            default_model=settings.model if settings else Settings.model
+        )
     except SettingsError as error:
         problems += error.problems
     try:
@@ -52,6 +60,6 @@ def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
     except ValueError as error:  # tomllib.TOMLDecodeError is a ValueError
         problems.append(f"{shown_path(products_file)}: {error}")
     if (problems or settings is None or greenflash_settings is None or products is None
-            or startup is None):
+            or startup is None or storage is None):
         raise SettingsError(problems)
-    return Configuration(settings, greenflash_settings, products, startup)
+    return Configuration(settings, greenflash_settings, products, startup, storage)

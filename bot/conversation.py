@@ -26,12 +26,25 @@ class Trigger(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Voice:
+    """Who answers where a prompt was asked: the model and the whole system prompt the
+    model gets there, and the persona's name for analytics (``"default"`` without one)."""
+
+    model: str
+    system_prompt: str
+    persona: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
     """A user's message to the bot, reduced to what the model and analytics need.
 
     ``user_name`` is the name shown where they wrote (a guild nickname if they have one),
     ``account_name`` the account-wide one (``global_name``, else ``username``): the first
     labels the message, the second identifies the person once, whichever guild they are in.
+    ``parent_id`` is a thread's parent channel (whose persona the thread follows);
+    ``voice`` is filled in by the receiving side once the channel's settings are read, and
+    ``admin`` says the author may change them (and so may be exempt from budgets).
 
     ``attachment_refs`` are the question's attachments and ``replied_refs`` those of the
     message it replies to, as Discord describes them; ``attachments`` is what was made of
@@ -51,6 +64,9 @@ class Prompt:
     guild_name: str | None
     trigger: Trigger
     truncated: bool = False
+    parent_id: int | None = None
+    admin: bool = False
+    voice: Voice | None = None
     attachment_refs: tuple[AttachmentRef, ...] = ()
     replied_refs: tuple[AttachmentRef, ...] = ()
     attachments: AttachmentBatch = field(default_factory=AttachmentBatch)
@@ -60,6 +76,11 @@ class Prompt:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """What a reply costs against a daily token budget (0 when the server said nothing)."""
+        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass(frozen=True, slots=True)

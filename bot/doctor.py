@@ -5,9 +5,10 @@ one line per check, PASS / WARN / FAIL, with the fix. It talks to each service t
 bot will — same SDKs, same base URLs — but only reads. Exit code 1 on any FAIL. Secrets are
 never printed: checks report what a secret unlocked, not the secret.
 
-The three services are checked at once and each one's lines are printed as soon as its
-checks end, each service bounded (``STARTUP_TIMEOUT``, at most 10 s), so on a network that
-swallows packets the operator sees the answer within seconds, not after minutes of silence.
+The three services and the database are checked at once and each one's lines are printed
+as soon as its checks end, each service bounded (``STARTUP_TIMEOUT``, at most 10 s), so on
+a network that swallows packets the operator sees the answer within seconds, not after
+minutes of silence.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ from bot.startup import (
     host_of,
     reason,
 )
+from bot.storage import (
+    DATABASE_ERRORS,
+    SchemaState,
+    StorageConfig,
+    check_schema,
+    describe_error,
+    engine_url,
+    head,
+    sqlite_file_missing,
+)
+from bot.storage import describe as describe_url
 
 _PRODUCTS_PAGE = 100
 CHECK_SECONDS = 10.0
@@ -276,6 +288,45 @@ async def check_greenflash(settings: GreenflashSettings, products: ProductConfig
     return checks
 
 
+_SCHEMA_LINES = {
+    SchemaState.CURRENT: (Status.PASS, "reachable, schema current (revision {head})", ""),
+    SchemaState.BEHIND: (
+        Status.FAIL, "reachable, schema behind this release's (revision {head})",
+        "run `python -m bot migrate` (on Heroku the release phase runs it)",
+    ),
+    SchemaState.UNKNOWN: (
+        Status.FAIL, "reachable, but its schema is newer than this release knows",
+        "deploy the release that made it, or downgrade the schema with that release",
+    ),
+}
+
+
+async def check_database(config: StorageConfig, seconds: float = CHECK_SECONDS) -> list[Check]:
+    """Reachable and on this release's schema. Only reads: an SQLite file that does not
+    exist yet is reported, not created (the bot creates and migrates it at start)."""
+    url = engine_url(config.database_url, config.database_path)
+    name = f"Database {describe_url(url)}"
+    checks: list[Check] = []
+    if not config.database_url and os.environ.get("DYNO"):
+        checks.append(Check(
+            Status.WARN, "Database", "an SQLite file on Heroku loses every setting when the "
+            "dyno restarts", "heroku addons:create heroku-postgresql:essential-0",
+        ))
+    if sqlite_file_missing(url):
+        return [*checks, Check(Status.PASS, name, "not created yet: the bot creates it at start")]
+    try:
+        async with asyncio.timeout(seconds):
+            state = await check_schema(url, db_timeout=seconds)
+    except DATABASE_ERRORS as error:
+        return [*checks, Check(Status.FAIL, name, f"unreachable: {describe_error(error)}",
+                               "check DATABASE_URL and that the database server runs")]
+    status, detail, fix = _SCHEMA_LINES[state]
+    if state is SchemaState.BEHIND and url.get_backend_name() == "sqlite":
+        status, fix = Status.PASS, ""
+        detail += "; the bot migrates its SQLite file at start"
+    return [*checks, Check(status, name, detail.format(head=head()), fix)]
+
+
 async def _bounded(
     service: str, url: str, checks: Awaitable[list[Check]], seconds: float
 ) -> list[Check]:
@@ -299,8 +350,9 @@ async def diagnose_each(
     greenflash_settings: GreenflashSettings,
     products: ProductConfig,
     seconds: float = CHECK_SECONDS,
+    storage: StorageConfig | None = None,
 ) -> AsyncIterator[list[Check]]:
-    """Each service's checks, in the order they finish."""
+    """Each service's checks, in the order they finish; the database's with ``storage``."""
     openai_url = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
     greenflash_url = greenflash_settings.base_url or GREENFLASH_DEFAULT_URL
     pending = [
@@ -309,6 +361,8 @@ async def diagnose_each(
         _bounded("Greenflash", greenflash_url,
                  check_greenflash(greenflash_settings, products), seconds),
     ]
+    if storage is not None:
+        pending.append(check_database(storage, seconds))
     for finished in asyncio.as_completed(pending):
         yield await finished
 
@@ -318,10 +372,13 @@ async def diagnose(
     greenflash_settings: GreenflashSettings,
     products: ProductConfig,
     seconds: float = CHECK_SECONDS,
+    storage: StorageConfig | None = None,
 ) -> list[Check]:
     return [
         check
-        async for checks in diagnose_each(settings, greenflash_settings, products, seconds)
+        async for checks in diagnose_each(
+            settings, greenflash_settings, products, seconds, storage
+        )
         for check in checks
     ]
 
@@ -339,9 +396,13 @@ async def _report_each(
     products: ProductConfig,
     seconds: float,
     out: TextIO,
+    *,
+    storage: StorageConfig,
 ) -> int:
     failed = False
-    async for checks in diagnose_each(settings, greenflash_settings, products, seconds):
+    async for checks in diagnose_each(
+        settings, greenflash_settings, products, seconds, storage
+    ):
         failed = _print(checks, out) or failed
     return 1 if failed else 0
 
@@ -359,5 +420,8 @@ def run_doctor(out: TextIO = sys.stdout) -> int:
         return 1
     seconds = min(config.startup.timeout, CHECK_SECONDS)
     return asyncio.run(
-        _report_each(config.settings, config.greenflash, config.products, seconds, out)
+        _report_each(
+            config.settings, config.greenflash, config.products, seconds, out,
+            storage=config.storage,
+        )
     )

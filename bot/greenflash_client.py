@@ -32,7 +32,7 @@ from bot.attachments.analytics_fields import (
     greenflash_content,
     greenflash_context,
 )
-from bot.conversation import Prompt, Reply
+from bot.conversation import Prompt, Reply, Voice
 from bot.foreground import Foreground
 from bot.outage import Reachability, never_sent
 from bot.products import ProductConfig
@@ -262,15 +262,22 @@ class Analytics:
 
     # -- messages -------------------------------------------------------------------------
 
+    def _voice(self, prompt: Prompt) -> Voice:
+        """The persona and model in effect where the prompt was asked: each persona's whole
+        system prompt is its own prompt version in Greenflash, each model its own model."""
+        return prompt.voice or Voice(self.model, self.system_prompt)
+
     def _conversation_fields(self, prompt: Prompt) -> dict[str, Any]:
+        voice = self._voice(prompt)
         fields: dict[str, Any] = {
             "external_user_id": str(prompt.user_id),
             "external_conversation_id": str(prompt.channel_id),
-            "model": self.model,
-            "system_prompt": self.system_prompt,
+            "model": voice.model,
+            "system_prompt": voice.system_prompt,
             "properties": {
                 "platform": "discord",
                 "channel_name": prompt.channel_name,
+                "persona": voice.persona,
                 **({"guild_name": prompt.guild_name} if prompt.guild_name else {}),
             },
         }
@@ -313,7 +320,7 @@ class Analytics:
             },
         }
         _add_attachments(item, prompt)
-        await self._create_message(prompt, item, self.model)
+        await self._create_message(prompt, item, self._voice(prompt).model)
 
     async def log_assistant_message(self, prompt: Prompt, reply: Reply) -> None:
         """The chat cog's half of Pattern B, threaded to the prompt it answers."""
@@ -457,6 +464,31 @@ class Analytics:
                 influence="neutral",
                 value="deleted before the reply",
                 occurred_at=deleted_at,
+            )
+        )
+
+    def prompt_outcome(
+        self,
+        prompt: Prompt,
+        event_type: str,
+        *,
+        influence: Influence,
+        value: str,
+        properties: dict[str, object],
+    ) -> None:
+        """An outcome of one prompt, in its conversation, at the prompt's time, keyed on
+        its id: fire-and-forget like every call here."""
+        self._spawn(
+            self.record_event(
+                event_type,
+                guild_id=prompt.guild_id,
+                conversation_id=prompt.channel_id,
+                user_id=prompt.user_id,
+                source_id=prompt.message_id,
+                influence=influence,
+                value=value,
+                properties=properties,
+                occurred_at=prompt.created_at,
             )
         )
 

@@ -40,7 +40,7 @@ import httpx2
 import openai
 
 from bot.attachments.model_content import message_content, rejects_images
-from bot.conversation import Usage
+from bot.conversation import Usage, Voice
 from bot.memory import Turn
 from bot.settings import Settings
 from bot.splitting import close_open_fence
@@ -238,10 +238,19 @@ class ChatModel:
             ),
         )
 
-    def build_messages(self, turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    @property
+    def default_voice(self) -> Voice:
+        """The operator's model and ``SYSTEM_PROMPT``: what answers without a stored setting."""
+        return Voice(self.model, self.system_prompt)
+
+    def build_messages(
+        self, turns: Sequence[Turn], system_prompt: str | None = None
+    ) -> list[dict[str, Any]]:
         """System prompt, then each turn; user turns say who spoke since channels are shared,
         and carry their images (only the question being answered has any) as image parts."""
-        messages: list[dict[str, Any]] = [{"role": "system", "content": self.system_prompt}]
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": system_prompt or self.system_prompt}
+        ]
         for turn in turns:
             content = (
                 message_content(f"{turn.author}: {turn.content}", turn.images)
@@ -250,11 +259,15 @@ class ChatModel:
             messages.append({"role": turn.role, "content": content})
         return messages
 
-    async def reply(self, turns: Sequence[Turn], on_text: OnText | None = None) -> Completion:
+    async def reply(
+        self, turns: Sequence[Turn], on_text: OnText | None = None, *, voice: Voice | None = None
+    ) -> Completion:
         """Answer ``turns``; when streaming, ``on_text`` gets the whole text so far on each chunk.
+        ``voice`` is the channel's model and system prompt (the operator's without one).
 
         Raises :class:`ModelError` with the text shown so far when the call fails.
         """
+        voice = voice or self.default_voice
         shown = ""
 
         async def track(text: str) -> None:
@@ -265,14 +278,16 @@ class ChatModel:
 
         try:
             try:
-                return await self._answer(turns, track if on_text is not None else None)
+                return await self._answer(turns, voice, track if on_text is not None else None)
             except openai.BadRequestError as error:
                 if not _refused_images(error, turns):
                     raise
                 log.warning("the model server refused the images (%s); answering from the "
-                            "text: model=%s", _server_message(error), self.model)
+                            "text: model=%s", _server_message(error), voice.model)
             text_only = [replace(turn, images=()) for turn in turns]
-            completion = await self._answer(text_only, track if on_text is not None else None)
+            completion = await self._answer(
+                text_only, voice, track if on_text is not None else None
+            )
             return replace(completion, images_dropped=True)
         except openai.APIError as error:
             kind = classify_error(error)
@@ -280,19 +295,23 @@ class ChatModel:
                 "model call failed: kind=%s error=%s model=%s streamed_chars=%d",
                 kind,
                 type(error).__name__,
-                self.model,
+                voice.model,
                 len(shown),
             )
             raise ModelError(kind, str(error), shown) from error
 
-    async def _answer(self, turns: Sequence[Turn], on_text: OnText | None) -> Completion:
+    async def _answer(
+        self, turns: Sequence[Turn], voice: Voice, on_text: OnText | None
+    ) -> Completion:
         if self.stream and on_text is not None:
-            return await self._stream(turns, on_text)
-        return await self._complete(turns)
+            return await self._stream(turns, voice, on_text)
+        return await self._complete(turns, voice)
 
-    def _params(self, messages: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
+    def _params(
+        self, messages: list[dict[str, Any]], max_tokens: int, model: str | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "model": self.model,
+            "model": model or self.model,
             "messages": messages,
             self.token_parameter: max_tokens,
         }
@@ -324,23 +343,32 @@ class ChatModel:
         return True
 
     async def _create(
-        self, messages: list[dict[str, Any]], *, max_tokens: int, **extra: Any
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int,
+        model: str | None = None,
+        **extra: Any,
     ) -> Any:
         """``chat.completions.create`` with the bot's parameters, adapting the token
         parameter's name once when the server refuses it."""
         try:
             return await self.client.chat.completions.create(
-                **self._params(messages, max_tokens), **extra
+                **self._params(messages, max_tokens, model), **extra
             )
         except openai.BadRequestError as error:
             if not self._adapt(error):
                 raise
         return await self.client.chat.completions.create(
-            **self._params(messages, max_tokens), **extra
+            **self._params(messages, max_tokens, model), **extra
         )
 
-    async def _complete(self, turns: Sequence[Turn]) -> Completion:
-        response = await self._create(self.build_messages(turns), max_tokens=self.max_tokens)
+    async def _complete(self, turns: Sequence[Turn], voice: Voice) -> Completion:
+        response = await self._create(
+            self.build_messages(turns, voice.system_prompt),
+            max_tokens=self.max_tokens,
+            model=voice.model,
+        )
         choice = response.choices[0] if response.choices else None
         message = choice.message if choice else None
         content = (message.content or "") if message else ""
@@ -351,21 +379,22 @@ class ChatModel:
         usage = response.usage
         return Completion(
             text=text,
-            model=response.model or self.model,
+            model=response.model or voice.model,
             usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
             finish_reason=choice.finish_reason if choice else None,
             refused=bool(refusal) and not content,
         )
 
-    async def _stream(self, turns: Sequence[Turn], on_text: OnText) -> Completion:
+    async def _stream(self, turns: Sequence[Turn], voice: Voice, on_text: OnText) -> Completion:
         content = ""
         refusal = ""
-        model = self.model
+        model = voice.model
         usage = Usage()
         finish_reason: str | None = None
         stream = await self._create(
-            self.build_messages(turns),
+            self.build_messages(turns, voice.system_prompt),
             max_tokens=self.max_tokens,
+            model=voice.model,
             stream=True,
             stream_options={"include_usage": True},
         )

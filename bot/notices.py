@@ -9,6 +9,9 @@ from __future__ import annotations
 EMPTY_MENTION = "Hi! Ask me something after the mention, or use `/ask`."
 STICKERS_ONLY = "I can't read stickers. Please type your question."
 COOLDOWN = "You're sending messages quickly. Please try again in {seconds:.0f}s."
+BUDGET_REACHED = (
+    "You've reached your daily limit with me in this server. It resets <t:{resets}:R>."
+)
 RESET_MARKER = "🧹 Conversation reset."
 RESET_DONE = RESET_MARKER + " I won't use anything said in this channel before this point."
 
@@ -16,7 +19,7 @@ _EARLIER_ATTACHMENTS_NOTICE = "I can only read text for now. Please type your qu
 """Posted by versions that did not read attachments; still a notice in a rebuilt history."""
 
 _FIXED = (EMPTY_MENTION, STICKERS_ONLY, _EARLIER_ATTACHMENTS_NOTICE)
-_PREFIXES = (COOLDOWN.split("{", 1)[0], RESET_MARKER)
+_PREFIXES = (COOLDOWN.split("{", 1)[0], BUDGET_REACHED.split("{", 1)[0], RESET_MARKER)
 
 
 def is_notice(content: str) -> bool:

@@ -2,8 +2,9 @@
 
 Exit codes: 0 when a signal asked us to stop (SIGTERM is a dyno restart, SIGINT a Ctrl-C,
 at any moment, login included); 2 when Discord rejects the token or the Message Content
-intent, which no retry can fix; 1 when Discord stayed unreachable through every attempt,
-so Heroku's restart (with its own backoff) tries again later.
+intent, or the database's schema is not this release's, which no retry can fix; 1 when
+Discord stayed unreachable through every attempt, so Heroku's restart (with its own
+backoff) tries again later.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import aiohttp
 import discord
 import discord.http
 
-from bot.client import ChatBot
+from bot.client import ChatBot, SchemaRefused
 from bot.configuration import load_configuration
 from bot.logs import setup_logging
 from bot.products import ProductConfig
@@ -59,7 +60,7 @@ def prepare(products: ProductConfig | None = None) -> tuple[ChatBot, StartupSett
     setup_logging([config.settings.discord_token, config.settings.openai_api_key,
                    config.greenflash.api_key or ""])
     bot = ChatBot(config.settings, products=products or config.products,
-                  greenflash_settings=config.greenflash)
+                  greenflash_settings=config.greenflash, storage=config.storage)
     settle_heap()
     return bot, config.startup
 
@@ -97,6 +98,9 @@ def _outcome(error: BaseException) -> int:
             "Discord refused the Message Content intent: enable it in the developer portal "
             "(Bot → Privileged Gateway Intents) or set MESSAGE_CONTENT_INTENT=false"
         )
+        return EXIT_CONFIG
+    if isinstance(error, SchemaRefused):
+        log.error("%s", error)
         return EXIT_CONFIG
     if isinstance(error, Unreachable):
         log.error("%s", error)

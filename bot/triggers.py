@@ -136,6 +136,9 @@ def channel_label(channel: object) -> str:
     return getattr(channel, "name", None) or "direct-message"
 
 
+def thread_parent(channel: object) -> int | None:
+    """The channel a thread sits under (it follows that channel's persona and model)."""
+    return channel.parent_id if isinstance(channel, discord.Thread) else None
 def attachment_refs(message: discord.Message) -> tuple[AttachmentRef, ...]:
     return tuple(AttachmentRef.of(attachment) for attachment in message.attachments)
 
@@ -173,6 +176,7 @@ def prompt_from_message(
         guild_name=guild.name if guild else None,
         trigger=trigger,
         truncated=len(text) > max_chars,
+        parent_id=thread_parent(message.channel),
         attachment_refs=attachment_refs(message),
         replied_refs=replied_refs(message),
     )
@@ -196,4 +200,5 @@ def prompt_from_interaction(interaction: discord.Interaction, text: str, max_cha
         guild_name=guild.name if guild else None,
         trigger=Trigger.SLASH,
         truncated=len(clean) > max_chars,
+        parent_id=thread_parent(interaction.channel),
     )

@@ -28,7 +28,7 @@ from bot.attachments.notes import skipped_line
 from bot.conversation import Prompt, Reply, Usage
 from bot.llm import Completion, ModelError, is_polite_failure
 from bot.memory import ConversationMemory, Turn
-from bot.notices import RESET_MARKER, is_notice
+from bot.notices import BUDGET_REACHED, RESET_MARKER, is_notice
 from bot.reply_writer import (
     InteractionTarget,
     MessageTarget,
@@ -222,8 +222,11 @@ class Chat(commands.Cog):
         )
         started = time.monotonic()
         epoch: int | None = None
+        voice = prompt.voice or self.bot.model.default_voice
         budget = self.bot.request_budget
         try:
+            if await self._over_budget(prompt, writer):
+                return
             async with TypingIndicator(
                 channel if typing else None, allowed=budget.optional_allowed
             ) as indicator:
@@ -235,7 +238,7 @@ class Chat(commands.Cog):
                     indicator.stop()
                     await writer.update(text)
 
-                completion = await self.bot.model.reply(turns, on_text=show)
+                completion = await self.bot.model.reply(turns, on_text=show, voice=voice)
                 shown = with_attachment_note(completion, prompt.attachments)
                 await writer.finish(shown)
         except ModelError as error:
@@ -266,6 +269,9 @@ class Chat(commands.Cog):
             Turn("assistant", shown, key=writer.messages[0].id),
             epoch=epoch,
         )
+        self.bot.storage.charge_later(
+            prompt.guild_id, prompt.user_id, tokens=completion.usage.total_tokens
+        )
         self._log_reply(
             prompt,
             writer,
@@ -282,6 +288,32 @@ class Chat(commands.Cog):
             self._record_failure(prompt, writer.refusals[0], partial=False, recovered=True)
         if self.bot.settings.feedback_reactions:
             await self._invite_feedback(writer.messages[-1])
+
+    async def _over_budget(self, prompt: Prompt, writer: ReplyWriter) -> bool:
+        """Past today's budget: the notice instead of a model call (admins exempt when the
+        operator says so), and a negative ``daily_budget_reached`` event. A budget the
+        database could not check is not enforced (:meth:`Storage.check_budget`)."""
+        storage = self.bot.storage
+        if prompt.admin and storage.config.budget_exempt_admins:
+            return False
+        check = await storage.check_budget(prompt.guild_id, prompt.user_id)
+        if not check.over or check.usage is None:
+            return False
+        await writer.finish(BUDGET_REACHED.format(resets=int(check.resets_at.timestamp())))
+        self.bot.analytics.prompt_outcome(
+            prompt,
+            "daily_budget_reached",
+            influence="negative",
+            value="over the daily budget",
+            properties={
+                "tokens_used": check.usage.tokens,
+                "messages_used": check.usage.messages,
+                "token_budget": check.budget.tokens or 0,
+                "message_budget": check.budget.messages or 0,
+                "resets_at": check.resets_at.isoformat(),
+            },
+        )
+        return True
 
     def _log_reply(
         self,
@@ -334,7 +366,7 @@ class Chat(commands.Cog):
                 writer,
                 started,
                 text=shown,
-                model=self.bot.model.model,
+                model=(prompt.voice or self.bot.model.default_voice).model,
                 usage=Usage(),
                 cut_off=True,
             )

@@ -17,7 +17,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.notices import COOLDOWN, RESET_DONE
-from bot.triggers import prompt_from_interaction
+from bot.triggers import prompt_from_interaction, thread_parent
+from bot.voices import DEFAULT_PERSONA
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -40,6 +41,12 @@ PRIVACY = (
     "assistant. Images are shown to the AI model, never to Greenflash, which only gets "
     "their names. Messages not addressed to me are never sent anywhere."
 )
+
+
+def persona_line(persona: str) -> str:
+    if persona == DEFAULT_PERSONA:
+        return "the default assistant"
+    return "set by this server's admins (`/persona show`)"
 
 
 class NotHere(app_commands.CheckFailure):
@@ -130,6 +137,7 @@ class Commands(commands.Cog):
             await tell(interaction, COOLDOWN.format(seconds=retry))
             return
         await interaction.response.defer(thinking=True)
+        question = await self.bot.in_effect(question, interaction.user)
         analytics = self.bot.analytics
         analytics.keep(asyncio.create_task(analytics.log_user_message(question)))
         await self.bot.chat.answer_interaction(interaction, question)
@@ -169,7 +177,11 @@ class Commands(commands.Cog):
                 + (" In chat channels I answer every message." if settings.chat_channel_ids else "")
             ),
         )
-        embed.add_field(name="Model", value=f"`{settings.model}`", inline=True)
+        voice = await self.bot.voice_for(
+            interaction.guild_id, interaction.channel_id or 0, thread_parent(interaction.channel)
+        )
+        embed.add_field(name="Model", value=f"`{voice.model}`", inline=True)
+        embed.add_field(name="Persona", value=persona_line(voice.persona), inline=True)
         embed.add_field(
             name="Commands",
             value="`/ask` ask a question\n`/reset` forget this channel's conversation\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from bot.attachments.download import Origin
 from bot.client import ChatBot
 from bot.products import ProductConfig
 from bot.settings import Settings
+from bot.storage import StorageConfig
 from tests.helpers import TEST_PRODUCT, greenflash_settings, make_settings
 from tests.standins.discord_server import CHAT_CHANNEL, DiscordStandIn, fast_startup
 from tests.standins.greenflash_server import GreenflashStandIn
@@ -65,11 +67,15 @@ async def running_bot(
     settings: Settings | None = None,
     *,
     products: ProductConfig | None = None,
+    storage: StorageConfig | None = None,
     **greenflash_overrides: Any,
 ) -> AsyncIterator[ChatBot]:
-    """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would)."""
+    """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would).
+    Without ``storage`` the bot gets the embedded default, a fresh SQLite file in a
+    temporary directory (never the checkout's ``data/``)."""
     settings = settings or bot_settings(stands)
     with (
+        tempfile.TemporaryDirectory(prefix="bot-db-") as database_dir,
         stands.discord.redirect(),
         mock.patch.dict(os.environ, {"OPENAI_BASE_URL": stands.openai.base_url}),
     ):
@@ -78,6 +84,10 @@ async def running_bot(
             products=products or ProductConfig(default_product_id=TEST_PRODUCT),
             greenflash_settings=greenflash_settings(stands.greenflash.base_url,
                                                     **greenflash_overrides),
+            storage=storage or StorageConfig(
+                database_path=os.path.join(database_dir, "bot.sqlite3"),
+                model_allowlist=(settings.model,),
+            ),
             attachment_origins={cdn_origin(stands)},
         )
         fast_startup(bot)

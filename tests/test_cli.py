@@ -177,9 +177,11 @@ async def test_a_silent_discord_is_retried_then_one_line_without_traceback(
 
 
 async def test_doctor_on_a_silent_network_says_so_within_30_seconds(
-    silent: SilentServer,
+    silent: SilentServer, tmp_path: Path
 ) -> None:
-    code, out, err, elapsed = await python_m_bot("doctor", env=silent_env(silent), timeout=40)
+    database = tmp_path / "bot.sqlite3"
+    env = silent_env(silent) | {"DATABASE_PATH": str(database)}
+    code, out, err, elapsed = await python_m_bot("doctor", env=env, timeout=40)
     assert code == 1
     assert "Traceback" not in out + err
     assert sorted(out.splitlines()) == sorted([
@@ -189,6 +191,8 @@ async def test_doctor_on_a_silent_network_says_so_within_30_seconds(
         "(fix: check OPENAI_BASE_URL and the network)",
         f"FAIL  Greenflash: {host(silent)} gave no answer within 10 s "
         "(fix: check GREENFLASH_BASE_URL and the network)",
+        f"PASS  Database sqlite+aiosqlite:///{database}: not created yet: the bot creates "
+        "it at start",
     ])
     assert elapsed < 30
 
@@ -211,7 +215,7 @@ async def test_doctor_prints_each_service_as_it_finishes(
     finally:
         if process.returncode is None:
             process.kill()
-    assert first.startswith(("PASS  OpenAI", "PASS  Greenflash"))
+    assert first.startswith(("PASS  OpenAI", "PASS  Greenflash", "PASS  Database"))
     assert still_checking_discord
 
 

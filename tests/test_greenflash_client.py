@@ -69,7 +69,7 @@ async def test_user_then_assistant_message_fields(greenflash_standin: Greenflash
         "model": "gpt-4o-mini",
         "systemPrompt": SYSTEM_PROMPT,
         "properties": {"platform": "discord", "channel_name": "general",
-                       "guild_name": "Alpha Guild"},
+                       "persona": "default", "guild_name": "Alpha Guild"},
         "messages": [{
             "role": "user",
             "content": "How do I reset my password?",

@@ -21,8 +21,9 @@ async def test_commands_are_synced_once_not_on_every_start(stands: Stands) -> No
     uploads = [r for r in stands.discord.requests
                if r.method == "PUT" and r.path.endswith("/commands")]
     assert len(uploads) == 1
-    assert {command["name"] for command in uploads[0].json} == {"ask", "reset", "help",
-                                                                "feedback"}
+    assert {command["name"] for command in uploads[0].json} == {
+        "ask", "reset", "help", "feedback", "persona", "model", "budget"
+    }
 
 
 async def test_ask_defers_at_once_then_follows_up(stands: Stands) -> None:

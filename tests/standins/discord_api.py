@@ -83,6 +83,8 @@ REQUESTS_KEPT = 10_000  # recorded requests kept whole; older ones lose their bo
 Params = dict[str, str]
 Reply = tuple[int, Any]
 Handler = Callable[[RecordedRequest, Params], Awaitable[Reply]]
+# https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-autocomplete
+MAX_AUTOCOMPLETE_CHOICES = 25
 
 
 class DiscordApi:
@@ -634,6 +636,10 @@ class DiscordApi:
                 fake = RecordedRequest("PATCH", "", data, {}, {}, files)
                 await self._edit(message, fake, prefix=["data"])
                 return {"type": 7, "message": self.world.render(message, intent=True)}
+        if kind == 8 and len(data.get("choices") or []) > MAX_AUTOCOMPLETE_CHOICES:
+            # "choices ... max 25" (Interaction Response Object, Autocomplete).
+            raise form_error(["data", "choices"], "BASE_TYPE_MAX_LENGTH",
+                             "Must be 25 or fewer in length.")
         allowed = {6: component, 8: interaction.type == 4, 9: interaction.type in (2, 3),
                    1: interaction.type == 1}
         if allowed.get(kind):

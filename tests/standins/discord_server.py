@@ -427,6 +427,31 @@ class DiscordStandIn(DiscordApi, StandIn):
         data = command_data(self.commands, name, options, guild_id)
         return await self._interact(2, data, user or ALICE, channel_id, guild_id)
 
+    async def autocomplete(
+        self,
+        name: str,
+        options: dict[str, object],
+        focused: str,
+        *,
+        user: dict[str, Any] | None = None,
+        channel_id: int = GENERAL_CHANNEL,
+    ) -> Interaction:
+        """INTERACTION_CREATE type 4 (APPLICATION_COMMAND_AUTOCOMPLETE) while ``user`` types
+        ``options[focused]`` into ``/name``: the option carries ``focused: true`` and its
+        partial value as a string, whatever the option's type (Discord's "Autocomplete"
+        docs, https://discord.com/developers/docs/interactions/application-commands#autocomplete).
+        The bot answers with callback type 8 and at most 25 choices."""
+        guild_id = self.world.guild_of(channel_id)
+        data = command_data(self.commands, name, options, guild_id)
+        container = data
+        while container.get("options") and container["options"][0].get("type") in (1, 2):
+            container = container["options"][0]
+        for option in container.get("options", []):
+            if option["name"] == focused:
+                option["focused"] = True
+                option["value"] = str(option["value"])
+        return await self._interact(4, data, user or ALICE, channel_id, guild_id)
+
     async def click_component(
         self,
         message_id: int,

@@ -1,0 +1,40 @@
+"""Everything the bot keeps in a database: per-channel personas and models, per-guild
+budgets, per-person daily usage, and who changed what.
+
+Nothing outside this package imports SQLAlchemy. The bot uses :class:`Storage`; the CLI
+uses :func:`migrate` and :func:`check_schema`.
+"""
+
+from __future__ import annotations
+
+from bot.storage.budget import Budget, GuildBudget, Usage
+from bot.storage.channels import MAX_PERSONA_CHARS, ChannelSettings
+from bot.storage.config import StorageConfig
+from bot.storage.health import DATABASE_ERRORS
+from bot.storage.health import describe as describe_error
+from bot.storage.schema import SchemaState, check_schema, downgrade, head, migrate
+from bot.storage.store import BudgetCheck, Change, Storage, StorageUnavailable
+from bot.storage.urls import describe, engine_url, sqlite_file_missing
+
+__all__ = [
+    "DATABASE_ERRORS",
+    "MAX_PERSONA_CHARS",
+    "Budget",
+    "BudgetCheck",
+    "Change",
+    "ChannelSettings",
+    "GuildBudget",
+    "SchemaState",
+    "Storage",
+    "StorageConfig",
+    "StorageUnavailable",
+    "Usage",
+    "check_schema",
+    "describe",
+    "describe_error",
+    "downgrade",
+    "engine_url",
+    "head",
+    "migrate",
+    "sqlite_file_missing",
+]

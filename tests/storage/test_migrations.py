@@ -1,0 +1,125 @@
+"""Alembic migrations on SQLite and PostgreSQL: from an empty database, from the previous
+revision, back down, and the start-up check against a revision this code does not know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.storage import SchemaState, Usage, check_schema, downgrade, head, migrate
+from bot.storage.tables import metadata
+from tests.storage.conftest import Backend
+
+GUILD = 851_845_528_051_384_320
+USER = 602_862_417_600_446_464
+
+
+async def _schema(backend: Backend) -> dict[str, Any]:
+    """Tables -> (column names, index names), as the database reports them."""
+    engine = create_async_engine(backend.url)
+
+    def read(connection: Any) -> dict[str, Any]:
+        found = inspect(connection)
+        return {
+            table: (
+                {column["name"] for column in found.get_columns(table)},
+                {index["name"] for index in found.get_indexes(table)},
+            )
+            for table in found.get_table_names()
+            if table != "alembic_version"
+        }
+
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(read)
+    finally:
+        await engine.dispose()
+
+
+def _declared() -> dict[str, Any]:
+    return {
+        table.name: ({column.name for column in table.columns}, {i.name for i in table.indexes})
+        for table in metadata.sorted_tables
+    }
+
+
+async def test_migrating_an_empty_database_gives_the_declared_schema(
+    empty_backend: Backend,
+) -> None:
+    url = empty_backend.url
+    assert await check_schema(url) is SchemaState.BEHIND
+    await migrate(url)
+    assert await check_schema(url) is SchemaState.CURRENT
+    assert await _schema(empty_backend) == _declared()
+
+
+async def test_migrating_from_the_previous_revision_keeps_the_data(
+    empty_backend: Backend,
+) -> None:
+    url = empty_backend.url
+    await migrate(url, "0001")
+    assert await check_schema(url) is SchemaState.BEHIND
+    storage = empty_backend.storage()
+    try:
+        assert await storage.charge(GUILD, USER, tokens=42) == Usage(42, 1)
+        await storage.set_persona(GUILD, 1, "Kept across the upgrade", by=USER)
+    finally:
+        await storage.close()
+
+    await migrate(url)
+    assert await check_schema(url) is SchemaState.CURRENT
+    assert "ix_daily_usage_day" in (await _schema(empty_backend))["daily_usage"][1]
+    upgraded = empty_backend.storage()
+    try:
+        assert await upgraded.usage(GUILD, USER) == Usage(42, 1)
+        assert (await upgraded.settings_for(GUILD, 1)).persona == "Kept across the upgrade"
+    finally:
+        await upgraded.close()
+
+
+async def test_downgrading_to_the_previous_revision_and_to_base(backend: Backend) -> None:
+    url = backend.url
+    await downgrade(url, "0001")
+    assert "ix_daily_usage_day" not in (await _schema(backend))["daily_usage"][1]
+    await downgrade(url, "base")
+    assert await _schema(backend) == {}
+    await migrate(url)
+    assert await check_schema(url) is SchemaState.CURRENT
+
+
+async def test_a_revision_this_code_does_not_know_is_reported(backend: Backend) -> None:
+    await backend.stamp("f00d")
+    assert head() != "f00d"
+    assert await check_schema(backend.url) is SchemaState.UNKNOWN
+    storage = backend.storage()
+    try:
+        assert await storage.prepare() is SchemaState.UNKNOWN
+    finally:
+        await storage.close()
+
+
+async def test_prepare_migrates_the_embedded_sqlite_file_but_only_checks_a_server(
+    empty_backend: Backend,
+) -> None:
+    storage = empty_backend.storage()
+    try:
+        state = await storage.prepare()
+    finally:
+        await storage.close()
+    if empty_backend.name == "sqlite":
+        assert state is SchemaState.CURRENT
+    else:
+        assert state is SchemaState.BEHIND
+        assert await _schema(empty_backend) == {}
+
+
+async def test_prepare_on_an_unreachable_database_runs_on_defaults(backend: Backend) -> None:
+    storage = backend.storage()
+    try:
+        async with backend.outage(storage):
+            assert await storage.prepare() is None
+            assert (await storage.settings_for(GUILD, 1)).persona is None
+    finally:
+        await storage.close()
