@@ -1,11 +1,11 @@
-"""``python -m bot``: the command line in :mod:`bot.cli`."""
+"""``python -m bot``: the command line in :mod:`bot.cli.main`."""
 
 from __future__ import annotations
 
 import signal
 import sys
 
-from bot.cli import main
+from bot.cli.main import main
 
 
 def _terminated(signum: int, frame: object) -> None:

@@ -21,22 +21,22 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot import command_sync, discord_patches
-from bot.admins import is_admin
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
-from bot.conversation import Prompt, Trigger, Voice
-from bot.foreground import Foreground
+from bot.config.products import ProductConfig
+from bot.config.settings import Settings
+from bot.conversation.admins import is_admin
+from bot.conversation.exchange import Prompt, Trigger, Voice
+from bot.conversation.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
+from bot.conversation.personas import voice_of
+from bot.conversation.triggers import classify, prompt_from_message
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
 from bot.llm import ChatModel
-from bot.loop_watchdog import LoopWatchdog
-from bot.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
-from bot.products import ProductConfig
-from bot.request_budget import RequestBudget
-from bot.settings import Settings
+from bot.runtime import command_sync, discord_patches
+from bot.runtime.foreground import Foreground
+from bot.runtime.loop_watchdog import LoopWatchdog
+from bot.runtime.request_budget import RequestBudget
 from bot.storage import SchemaState, Storage, StorageConfig, describe
-from bot.triggers import classify, prompt_from_message
-from bot.voices import voice_of
 
 if TYPE_CHECKING:
     from cogs.chat import Chat

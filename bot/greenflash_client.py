@@ -4,11 +4,11 @@ This is the only module that reads Greenflash settings from the environment or b
 Greenflash client (integration plan, step 2). Everything here is fire-and-forget: callers
 wrap a coroutine in ``asyncio.create_task`` and hand the task to :meth:`Analytics.keep`,
 which holds a reference until it finishes (asyncio only keeps weak ones), bounds how many
-run at once, lets users' replies go first (:mod:`bot.foreground`), and drains them when
+run at once, lets users' replies go first (:mod:`bot.runtime.foreground`), and drains them when
 the bot closes. A failed call is logged and counted and never reaches a Discord user; the
 SDK's own retries (with backoff on 408/409/429/5xx and connection errors) are the only
 retries of a call, and while Greenflash cannot be reached at all, calls are held rather
-than lost (:mod:`bot.outage`).
+than lost (:mod:`bot.analytics.outage`).
 
 Product ids are passed explicitly on every call and come from the committed
 ``products.toml``, never from the environment: one codebase may serve several products.
@@ -27,16 +27,16 @@ from typing import Any, Literal
 import greenflash
 import httpx
 
+from bot.analytics.outage import Reachability, never_sent
 from bot.attachments.analytics_fields import (
     attachment_properties,
     greenflash_content,
     greenflash_context,
 )
-from bot.conversation import Prompt, Reply, Voice
-from bot.foreground import Foreground
-from bot.outage import Reachability, never_sent
-from bot.products import ProductConfig
-from bot.settings import EnvReader
+from bot.config.products import ProductConfig
+from bot.config.settings import EnvReader
+from bot.conversation.exchange import Prompt, Reply, Voice
+from bot.runtime.foreground import Foreground
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class Analytics:
         if self.client is None:
             return "GREENFLASH_API_KEY is not set"
         if not self.products.configured:
-            return "no Greenflash product id in bot/products.toml"
+            return "no Greenflash product id in bot/config/products.toml"
         return None
 
     @property
@@ -417,7 +417,7 @@ class Analytics:
         Sent at most once per call: Greenflash has no idempotency key for ratings, so a
         rating that reached Greenflash and was re-sent would be stored twice. The SDK's
         retries are off for it (they re-send timeouts) and the outage hold re-sends only
-        what never reached Greenflash (:mod:`bot.outage`); a rating whose outcome is
+        what never reached Greenflash (:mod:`bot.analytics.outage`); a rating whose outcome is
         unknown counts as failed."""
         destination = self._destination(guild_id)
         if destination is None or self._once is None:

@@ -40,10 +40,10 @@ import httpx2
 import openai
 
 from bot.attachments.model_content import message_content, rejects_images
-from bot.conversation import Usage, Voice
-from bot.memory import Turn
-from bot.settings import Settings
-from bot.splitting import close_open_fence
+from bot.config.settings import Settings
+from bot.conversation.exchange import Usage, Voice
+from bot.conversation.memory import Turn
+from bot.replies.splitting import close_open_fence
 
 log = logging.getLogger(__name__)
 

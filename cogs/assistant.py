@@ -18,9 +18,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.admins import is_admin
+from bot.conversation.admins import is_admin
+from bot.conversation.personas import persona_name
 from bot.storage import MAX_PERSONA_CHARS, Budget, Change, Storage, StorageUnavailable
-from bot.voices import persona_name
 
 if TYPE_CHECKING:
     from bot.client import ChatBot

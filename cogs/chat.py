@@ -25,20 +25,20 @@ from discord.ext import commands
 from bot.attachments.kinds import AttachmentBatch, AttachmentRef, SkipReason
 from bot.attachments.model_content import turn_text
 from bot.attachments.notes import skipped_line
-from bot.conversation import Prompt, Reply, Usage
+from bot.conversation.exchange import Prompt, Reply, Usage
+from bot.conversation.memory import ConversationMemory, Turn
+from bot.conversation.notices import BUDGET_REACHED, RESET_MARKER, is_notice
+from bot.conversation.triggers import attachment_refs, classify, readable_text, replied_refs
 from bot.llm import Completion, ModelError, is_polite_failure
-from bot.memory import ConversationMemory, Turn
-from bot.notices import BUDGET_REACHED, RESET_MARKER, is_notice
-from bot.reply_writer import (
+from bot.replies.typing_indicator import TypingIndicator
+from bot.replies.writer import (
     InteractionTarget,
     MessageTarget,
     ReplyRefused,
     ReplyTarget,
     ReplyWriter,
 )
-from bot.triggers import attachment_refs, classify, readable_text, replied_refs
-from bot.typing_indicator import TypingIndicator
-from bot.uncancelled import cancel_and_wait, uncancelled
+from bot.runtime.uncancelled import cancel_and_wait, uncancelled
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -104,7 +104,7 @@ class Chat(commands.Cog):
     @property
     def edit_interval(self) -> float:
         """Seconds between streaming edits of one message: stretched while the bot is
-        spending Discord's invalid-request budget (:mod:`bot.request_budget`)."""
+        spending Discord's invalid-request budget (:mod:`bot.runtime.request_budget`)."""
         return self.base_edit_interval * self.bot.request_budget.edit_interval_factor()
 
     @edit_interval.setter

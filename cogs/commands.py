@@ -16,9 +16,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.notices import COOLDOWN, RESET_DONE
-from bot.triggers import prompt_from_interaction, thread_parent
-from bot.voices import DEFAULT_PERSONA
+from bot.conversation.notices import COOLDOWN, RESET_DONE
+from bot.conversation.personas import DEFAULT_PERSONA
+from bot.conversation.triggers import prompt_from_interaction, thread_parent
 
 if TYPE_CHECKING:
     from bot.client import ChatBot

@@ -1,7 +1,7 @@
 """👍/👎 reactions on the bot's replies become Greenflash ratings of that exact reply.
 
 Each reaction change sends the reply's current verdict, (up - down) / (up + down) on a
--1..1 scale, 0 when nobody has reacted (:mod:`bot.verdicts` has the formula and what it
+-1..1 scale, 0 when nobody has reacted (:mod:`bot.analytics.verdicts` has the formula and what it
 counts), with the counts as the rating's feedback text ("2 👍 1 👎"). The rating names the
 reply's first Discord message, the id the assistant message was logged with, whichever
 part of a split reply was reacted to.
@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.notices import is_notice
-from bot.uncancelled import uncancelled
-from bot.verdicts import RATED, Recent, Tally
+from bot.analytics.verdicts import RATED, Recent, Tally
+from bot.conversation.notices import is_notice
+from bot.runtime.uncancelled import uncancelled
 from cogs.chat import reply_anchor
 
 if TYPE_CHECKING:

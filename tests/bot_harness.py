@@ -13,8 +13,8 @@ from unittest import mock
 
 from bot.attachments.download import Origin
 from bot.client import ChatBot
-from bot.products import ProductConfig
-from bot.settings import Settings
+from bot.config.products import ProductConfig
+from bot.config.settings import Settings
 from bot.storage import StorageConfig
 from tests.helpers import TEST_PRODUCT, greenflash_settings, make_settings
 from tests.standins.discord_server import CHAT_CHANNEL, DiscordStandIn, fast_startup

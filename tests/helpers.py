@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot.config.products import ProductConfig
+from bot.config.settings import Settings
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
-from bot.products import ProductConfig
-from bot.settings import Settings
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ SYSTEM_PROMPT = "You are the test assistant."
 
 def make_settings(**overrides: Any) -> Settings:
     """Test settings. Replies are not streamed unless a test asks, so a reply's content is
-    final when it is created; tests/test_streaming.py covers the edits."""
+    final when it is created; tests/replies/test_streaming.py covers the edits."""
     base = Settings(
         stream_replies=False,
         discord_token="unused",

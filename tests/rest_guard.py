@@ -1,6 +1,6 @@
 """A pytest plugin: no test may cancel a discord.py REST request while it is in flight.
 
-The rule of :mod:`bot.uncancelled`, checked where it matters, at run time: every
+The rule of :mod:`bot.runtime.uncancelled`, checked where it matters, at run time: every
 ``HTTPClient.request`` of the test process is wrapped, and a ``CancelledError`` that comes
 out of one (the awaiting task was cancelled during the request, its rate-limit waits
 included) is recorded with the route and the stack that awaited it. Each test fails at
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from discord.http import HTTPClient, Route
 
-from bot import discord_patches
+from bot.runtime import discord_patches
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.conversation.memory import Turn
 from bot.llm import LENGTH_NOTE, POLITE, ChatModel, Completion, FailureKind, ModelError
-from bot.memory import Turn
 from tests.helpers import SYSTEM_PROMPT, make_settings
 from tests.standins.openai_server import INSUFFICIENT_QUOTA, OpenAIStandIn
 

@@ -1,6 +1,6 @@
 """Attachment settings, read from the environment with the bot's :class:`EnvReader`.
 
-:class:`bot.settings.Settings` holds them as ``attachments`` and reads them in its own
+:class:`bot.config.settings.Settings` holds them as ``attachments`` and reads them in its own
 ``from_env``, so their problems join the one start-up line. The
 bounds come from the services: Discord's default upload limit is 10 MiB, and OpenAI's vision
 guide ("Image input requirements") allows up to 20 MB an image and 50 MB of image bytes in
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.settings import EnvReader
+    from bot.config.settings import EnvReader
 
 OPENAI_IMAGE_BYTES_PER_REQUEST = 50_000_000
 OPENAI_IMAGE_BYTES = 20 * 1024 * 1024

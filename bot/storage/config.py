@@ -1,6 +1,6 @@
 """The storage settings, read from the environment with the bot's :class:`EnvReader`.
 
-They live here rather than in ``bot/settings.py`` so that everything about the database
+They live here rather than in ``bot/config/settings.py`` so that everything about the database
 (where it is, how long a read may take, how long a read is trusted) stays in one package.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.settings import EnvReader
+from bot.config.settings import EnvReader
 from bot.storage.budget import Budget
 from bot.storage.urls import engine_url
 

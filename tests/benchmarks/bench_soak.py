@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bot.request_budget import route_of
+from bot.runtime.request_budget import route_of
 from tests.benchmarks.bench_memory import settled
 from tests.benchmarks.harness import Bench, Child, bench, table
 from tests.benchmarks.process_stats import snapshot

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from bot.splitting import split_message
-from tests.test_splitting import ISSUE_ANSWER, PATHOLOGICAL
+from bot.replies.splitting import split_message
+from tests.replies.test_splitting import ISSUE_ANSWER, PATHOLOGICAL
 
 NORMAL = {
     "prose": "A sentence of ordinary prose, as a model writes it. " * 20_000,

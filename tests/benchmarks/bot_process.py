@@ -14,10 +14,10 @@ import os
 import sys
 from typing import Any
 
+from bot.cli.preflight import StartupSettings
+from bot.cli.run import prepare, run
 from bot.client import ChatBot
-from bot.products import ProductConfig
-from bot.runner import prepare, run
-from bot.startup import StartupSettings
+from bot.config.products import ProductConfig
 from tests.benchmarks.process_stats import report_on_sigusr1
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.notices import BUDGET_REACHED
+from bot.conversation.notices import BUDGET_REACHED
 from bot.storage import Budget, StorageConfig
 from tests.bot_harness import Stands, running_bot
 from tests.helpers import SYSTEM_PROMPT, answers_to, barrier, until

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import SettingsError
+from bot.config.settings import SettingsError
 from bot.storage import Budget, StorageConfig
 
 

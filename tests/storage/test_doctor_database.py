@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.doctor import Status, check_database
+from bot.cli.doctor import Status, check_database
 from bot.storage import StorageConfig, head
 from tests.standins.postgres_server import free_port
 from tests.storage.conftest import Backend

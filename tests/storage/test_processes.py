@@ -9,13 +9,13 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.notices import BUDGET_REACHED
+from bot.conversation.notices import BUDGET_REACHED
 from bot.storage import head
 from tests.bot_harness import Stands, process_env
+from tests.cli.test_process import deployment, start_bot
 from tests.helpers import answers_to, until
 from tests.standins.discord_world import ALICE, BOB, GENERAL_CHANNEL
 from tests.storage.conftest import Backend
-from tests.test_main_process import deployment, start_bot
 
 
 async def migrate_command(app: Path, env: dict[str, str]) -> tuple[int, str]:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
+from bot.conversation.personas import DEFAULT_PERSONA, persona_name, voice_of
 from bot.storage import Budget, GuildBudget, Usage, describe, engine_url
 from bot.storage.budget import effective_budget, exhausted, reset_time, usage_day
 from bot.storage.cache import TTLCache
@@ -22,7 +23,6 @@ from bot.storage.channels import (
     clean_persona,
     resolve,
 )
-from bot.voices import DEFAULT_PERSONA, persona_name, voice_of
 from tests.storage.conftest import FakeClock
 
 # --- cache ---------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""What Greenflash calls are built on: outage handling and rating verdicts."""

@@ -1,0 +1,1 @@
+"""What a message means: triggers, mention cleaning, memory, personas, notices."""

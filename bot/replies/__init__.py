@@ -1,0 +1,1 @@
+"""Putting a reply on Discord: the writer, splitting, the typing indicator."""
