@@ -72,12 +72,17 @@ class Observation:
 
 
 class AgentSteps(Protocol):
-    """Where each step goes as it happens (analytics); called on the event loop, must not
-    block."""
+    """Where each step goes as it happens (analytics), in plain values so the receiver
+    needs nothing of this package; called on the event loop, so it must not block."""
 
-    def tool_call(self, call: ToolCall, model: str, at: datetime) -> None: ...
+    def tool_call(
+        self, call_id: str, name: str, arguments: str, model: str, at: datetime
+    ) -> None: ...
 
-    def observation(self, observation: Observation) -> None: ...
+    def observation(
+        self, call_id: str, name: str, output: str, error: str | None, refused: bool,
+        at: datetime,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +168,14 @@ class Agent:
             transcript.append(_assistant_calls(completion))
             now = datetime.now(UTC)
             for call in round_calls:
-                steps.tool_call(call, completion.model, now)
+                steps.tool_call(call.id, call.name, call.arguments, completion.model, now)
             await on_status(self._status(round_calls))
             observations = await asyncio.gather(*(self._run(call) for call in round_calls))
-            for observation in observations:
-                transcript.append(_tool_message(observation))
-                steps.observation(observation)
+            for seen in observations:
+                transcript.append(_tool_message(seen))
+                steps.observation(
+                    seen.call.id, seen.call.name, seen.output, seen.error, seen.refused, seen.at
+                )
         raise AssertionError("unreachable: the last round returns")
 
     def _status(self, calls: Sequence[ToolCall]) -> str:
