@@ -80,7 +80,7 @@ class AgentSteps(Protocol):
     ) -> None: ...
 
     def observation(
-        self, call_id: str, name: str, output: str, error: str | None, refused: bool,
+        self, call_id: str, *, name: str, output: str, error: str | None, refused: bool,
         at: datetime,
     ) -> None: ...
 
@@ -174,7 +174,8 @@ class Agent:
             for seen in observations:
                 transcript.append(_tool_message(seen))
                 steps.observation(
-                    seen.call.id, seen.call.name, seen.output, seen.error, seen.refused, seen.at
+                    seen.call.id, name=seen.call.name, output=seen.output, error=seen.error,
+                    refused=seen.refused, at=seen.at,
                 )
         raise AssertionError("unreachable: the last round returns")
 

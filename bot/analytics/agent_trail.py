@@ -77,7 +77,7 @@ class AgentTrail:
         )
 
     def observation(
-        self, call_id: str, name: str, output: str, error: str | None, refused: bool,
+        self, call_id: str, *, name: str, output: str, error: str | None, refused: bool,
         at: datetime,
     ) -> None:
         item_id = self._item_id(call_id, ":result")
