@@ -59,8 +59,8 @@ class WebSearch(Protocol):
 
 
 def clean_text(raw: str, limit: int) -> str:
-    """``raw`` as plain text of at most ``limit`` characters: entities decoded, tags and any
-    stray angle bracket removed, whitespace collapsed.
+    """``raw`` as plain text of at most ``limit`` characters: entities decoded, tags, stray
+    angle brackets and control characters removed, whitespace collapsed.
 
     One pass each, with ``str.find`` and no regular expression of our own, so the work is
     linear in the (first ``16 * limit`` characters of the) input.
@@ -69,13 +69,16 @@ def clean_text(raw: str, limit: int) -> str:
     kept: list[str] = []
     start = 0
     while (opening := text.find("<", start)) != -1:
-        kept.append(text[start:opening])
+        kept.append(text[start:opening] + " ")
         closing = text.find(">", opening)
-        start = len(text) if closing == -1 else closing + 1
-        kept.append(" ")
-    kept.append(text[start:])
-    plain = " ".join("".join(kept).replace(">", " ").split())
-    plain = "".join(char for char in plain if char.isprintable())
+        if closing == -1:  # no tag closes after here: "2 < 3" keeps its words
+            start = opening + 1
+            break
+        start = closing + 1
+    kept.append(text[start:].replace("<", " "))
+    visible = "".join(char if char.isprintable() and char != ">" else " "
+                      for char in "".join(kept))
+    plain = " ".join(visible.split())
     if len(plain) <= limit:
         return plain
     if limit <= 0:
