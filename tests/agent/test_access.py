@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,7 +26,6 @@ from bot.agent.access import (
 )
 from bot.agent.references import MessageLink
 from tests.helpers import until
-from tests.standins.discord_rest import RecordedRequest, unknown
 from tests.standins.discord_server import DiscordStandIn
 from tests.standins.discord_world import (
     ALICE,
@@ -163,24 +161,6 @@ def test_neither_the_asker_nor_the_bot_gains_access_through_the_other(
         assert isinstance(decision, Refused) and decision.reason.startswith("I can't")
 
 
-class ThreadMembersStandIn(DiscordStandIn):
-    """The stand-in plus Discord's "Get Thread Member" (Channels resource):
-    ``GET /channels/{thread}/thread-members/{user}``, 404 Unknown Member (10007) for a user
-    who is not a member of the thread."""
-
-    def _route_table(self) -> list[Any]:
-        path = re.compile(r"/channels/(?P<channel>\d+)/thread-members/(?P<user>\d+)")
-        return [("GET", path, self._get_thread_member, True), *super()._route_table()]
-
-    async def _get_thread_member(
-        self, req: RecordedRequest, p: dict[str, str]
-    ) -> tuple[int, Any]:
-        member = self.world.thread_member(int(p["channel"]), int(p["user"]))
-        if member is None:
-            raise unknown("Member", 10007)
-        return 200, member
-
-
 class Listener(discord.Client):
     def __init__(self) -> None:
         super().__init__(intents=discord.Intents.default())
@@ -191,8 +171,8 @@ class Listener(discord.Client):
 
 
 @pytest_asyncio.fixture
-async def world_bot() -> AsyncIterator[tuple[ThreadMembersStandIn, Listener]]:
-    async with ThreadMembersStandIn() as standin:
+async def world_bot() -> AsyncIterator[tuple[DiscordStandIn, Listener]]:
+    async with DiscordStandIn() as standin:
         standin.world.add_private_places()
         async with running(standin, Listener()) as client:
             assert isinstance(client, Listener)
@@ -213,7 +193,7 @@ def thread_member_checks(standin: DiscordStandIn) -> list[str]:
 
 
 async def test_a_private_channel_is_read_for_its_role_and_its_owner_only(
-    world_bot: tuple[ThreadMembersStandIn, Listener],
+    world_bot: tuple[DiscordStandIn, Listener],
 ) -> None:
     standin, client = world_bot
     staff = client.get_channel(STAFF_CHANNEL)
@@ -225,7 +205,7 @@ async def test_a_private_channel_is_read_for_its_role_and_its_owner_only(
 
 
 async def test_a_private_thread_is_read_for_its_members_asked_of_discord(
-    world_bot: tuple[ThreadMembersStandIn, Listener],
+    world_bot: tuple[DiscordStandIn, Listener],
 ) -> None:
     standin, client = world_bot
     private, public = client.get_channel(PRIVATE_THREAD), client.get_channel(THREAD)
@@ -245,7 +225,7 @@ async def test_a_private_thread_is_read_for_its_members_asked_of_discord(
 
 
 async def test_nothing_crosses_guilds_and_a_dm_reads_only_itself(
-    world_bot: tuple[ThreadMembersStandIn, Listener],
+    world_bot: tuple[DiscordStandIn, Listener],
 ) -> None:
     standin, client = world_bot
     beta, general = client.get_channel(BETA_CHANNEL), client.get_channel(GENERAL_CHANNEL)
