@@ -306,6 +306,7 @@ class DiscordApi:
             ("GET", rf"/guilds/{g}", self._get_guild, True),
             ("GET", rf"/guilds/{g}/channels", self._get_guild_channels, True),
             ("GET", rf"/guilds/{g}/members/{u}", self._get_member, True),
+            ("GET", rf"/channels/{c}/thread-members/{u}", self._get_thread_member, True),
             ("GET", commands, self._get_commands, True),
             ("PUT", commands, self._put_commands, True),
             ("POST", commands, self._post_command, True),
@@ -446,6 +447,14 @@ class DiscordApi:
 
     async def _get_member(self, req: RecordedRequest, p: Params) -> Reply:
         member = self.world.member(self._guild(p), int(p["user"]))
+        if member is None:
+            raise unknown("Member", 10007)
+        return 200, member
+
+    async def _get_thread_member(self, req: RecordedRequest, p: Params) -> Reply:
+        """Discord's "Get Thread Member" (Channels resource): 404 Unknown Member (10007) for
+        a user who is not a member of the thread."""
+        member = self.world.thread_member(self._channel(p), int(p["user"]))
         if member is None:
             raise unknown("Member", 10007)
         return 200, member

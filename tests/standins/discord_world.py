@@ -52,6 +52,10 @@ DM_BOB = 1_092_055_835_087_077_376
 DM_CAROL = 1_092_418_222_956_871_680
 BOT_ROLE_A = 1_085_487_552_921_731_072
 BOT_ROLE_B = 1_085_487_557_116_035_072
+STAFF_ROLE = 851_846_112_401_526_784
+STAFF_CHANNEL = 851_846_301_577_424_896
+PRIVATE_THREAD = 1_171_240_013_508_149_248
+DAVE_ID = 704_912_573_230_809_088
 
 BOT_TOKEN = "MTA4NTEzMTkzMjkzODkyODEyOA.GsTand.InTokenForTheLocalDiscordStandIn00000"
 
@@ -160,6 +164,7 @@ BOB = user_dict(BOB_ID, "bob", global_name="Bob")
 CAROL = user_dict(CAROL_ID, "carol", global_name="Carol")
 OTHER_BOT = user_dict(OTHER_BOT_ID, "other-bot", bot=True, discriminator="7001")
 OWNER = user_dict(OWNER_ID, "app-owner", global_name="App Owner")
+DAVE = user_dict(DAVE_ID, "dave", global_name="Dave")
 
 
 def webhook_author(
@@ -231,6 +236,8 @@ class World:
         self.message_index: dict[int, dict[str, Any]] = {}  # every stored message, by id
         self.ephemeral: dict[int, dict[str, Any]] = {}  # interaction-only messages, by id
         self.reactions: dict[int, dict[str, Reaction]] = {}  # message id → emoji key → users
+        self.extra_roles: dict[int, list[dict[str, Any]]] = {}  # guild id → roles past the two
+        self.thread_members: dict[int, set[int]] = {}  # private thread id → member user ids
         self._seed()
 
     # -- seeding ---------------------------------------------------------------------------
@@ -304,6 +311,60 @@ class World:
                 "premium_since": None, "deaf": False, "mute": False, "flags": 0,
                 "pending": False, "communication_disabled_until": None,
             }
+
+    def add_private_places(self) -> None:
+        """Opt-in, before the bot connects: what "who may read what" needs in GUILD_A.
+
+        * ``STAFF_ROLE`` ("staff", no permissions of its own) held by DAVE, a new member;
+        * ``#staff`` (``STAFF_CHANNEL``): an overwrite denying @everyone ``VIEW_CHANNEL``
+          and ones allowing it to ``STAFF_ROLE`` and to the bot's role, the way Discord's
+          client makes a private channel (Permissions, "Permission Overwrites");
+        * "private plans" (``PRIVATE_THREAD``), a private thread (type 12) in #general whose
+          members are ALICE and the bot (Threads, "Private threads": visible to their
+          members and to those who can manage threads).
+        """
+        guild = self.guilds[GUILD_A]
+        view = str(1 << _PERMISSION_BITS["VIEW_CHANNEL"])
+        self.users[DAVE_ID] = DAVE
+        self.extra_roles[GUILD_A] = [{
+            **self.roles(GUILD_A)[0], "id": str(STAFF_ROLE), "name": "staff", "position": 2,
+            "permissions": "0",
+        }]
+        guild.members[DAVE_ID] = {
+            **copy.deepcopy(guild.members[BOB_ID]), "user": DAVE, "roles": [str(STAFF_ROLE)],
+        }
+        self.channels[STAFF_CHANNEL] = {
+            **copy.deepcopy(self.channels[GENERAL_CHANNEL]), "id": str(STAFF_CHANNEL),
+            "name": "staff", "position": len(guild.channel_ids), "topic": "Staff only.",
+            "last_message_id": None,
+            "permission_overwrites": [
+                {"id": str(GUILD_A), "type": 0, "allow": "0", "deny": view},
+                {"id": str(STAFF_ROLE), "type": 0, "allow": view, "deny": "0"},
+                {"id": str(guild.bot_role_id), "type": 0, "allow": view, "deny": "0"},
+            ],
+        }
+        created = iso(snowflake_time(PRIVATE_THREAD))
+        self.channels[PRIVATE_THREAD] = {
+            **copy.deepcopy(self.channels[THREAD]), "id": str(PRIVATE_THREAD), "type": 12,
+            "name": "private plans", "owner_id": str(ALICE_ID), "last_message_id": None,
+            "message_count": 0, "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": False, "auto_archive_duration": 1440, "locked": False,
+                "archive_timestamp": created, "create_timestamp": created, "invitable": False,
+            },
+        }
+        guild.channel_ids.append(STAFF_CHANNEL)
+        guild.thread_ids.append(PRIVATE_THREAD)
+        self.messages[STAFF_CHANNEL], self.messages[PRIVATE_THREAD] = [], []
+        self.thread_members[PRIVATE_THREAD] = {ALICE_ID, self.bot_id}
+
+    def thread_member(self, thread_id: int, user_id: int) -> dict[str, Any] | None:
+        """A thread member object (Threads, "Thread Member Object"), or None for a user who
+        is not a member, for which ``GET /channels/{id}/thread-members/{user}`` is 404."""
+        if user_id not in self.thread_members.get(thread_id, set()):
+            return None
+        return {"id": str(thread_id), "user_id": str(user_id),
+                "join_timestamp": iso(snowflake_time(thread_id)), "flags": 0}
 
     def _add_dm(self, user_id: int, channel_id: int) -> dict[str, Any]:
         channel = {
@@ -380,7 +441,7 @@ class World:
             "position": 1, "permissions": str(BOT_ROLE_PERMISSIONS), "managed": True,
             "tags": {"bot_id": str(self.bot_id)},
         }
-        return [everyone, bot_role]
+        return [everyone, bot_role, *self.extra_roles.get(guild_id, [])]
 
     def guild_create(self, guild_id: int) -> dict[str, Any]:
         """The GUILD_CREATE payload: everything ``Guild._from_data`` reads."""

@@ -25,7 +25,8 @@ Covered:
   and the ``max_tokens`` entry of the Chat Completions reference: "not compatible with o-series
   models") answer ``max_tokens`` with 400 ``unsupported_parameter`` (param ``max_tokens``) and
   a ``temperature`` other than 1 with 400 ``unsupported_value`` (param ``temperature``), in
-  OpenAI's words: see ``_reasoning_model_problem``. These bodies are the ones OpenAI sends,
+  OpenAI's words: see ``openai_wire.reasoning_model_problem``. These bodies are the ones
+  OpenAI sends,
   as quoted in openai-python and client issue threads (e.g. griptape-ai/ComfyUI-Griptape#312,
   gabrii/Cursor-Azure-GPT-5#33).
 * ``max_tokens_only = True`` plays an older OpenAI-compatible server (Azure OpenAI before
@@ -35,14 +36,27 @@ Covered:
 * Authentication: with ``valid_key`` set, anything but ``Authorization: Bearer <valid_key>``
   is 401 ``invalid_api_key``; with ``valid_key = None`` (default) any key passes.
 
-Not covered: tools/function calling, ``n > 1``, logprobs, the Responses API, embeddings.
+* Tool calling (``tools``, ``tool_choice``, ``tool_calls`` and ``tool`` messages), streamed
+  and not, with OpenAI's 400s for a broken call/answer sequence or malformed tools, and
+  ``no_tools_models`` that refuse ``tools`` as a local server does: see
+  :mod:`tests.standins.openai_tools`, which names the SDK types each shape follows.
+
+Not covered: ``n > 1``, logprobs, the Responses API, embeddings.
 
 Token counts are an approximation (about four characters per token, plus three per
-message), deterministic so tests can assert them.
+message), deterministic so tests can assert them; they count tool calls (name and
+arguments), tool messages and the ``tools`` definitions too.
 
 Replies: ``script(*replies)`` queues replies, one per successful completion; when the
 queue is empty the ``reply_with(fn)`` function computes the reply from the request body;
 without it the reply is ``"echo: <content of the last user message>"``.
+``script_tool_calls([{"name": ..., "arguments": {...}}, ...])`` queues one round of tool
+calls (ids ``call_...`` generated and returned) instead of text, and ``reply_with``'s
+function may return such a list too, so a test can answer from the tool results it
+receives (:func:`tool_results` reads them from a request). A model can only call tools it
+is offered: to a request without ``tools`` (or with ``tool_choice: "none"``) a round of
+calls is never played; the queued round waits and the reply is computed as when nothing is
+scripted. ``max_tokens`` does not cut tool calls.
 ``script_reply(text, finish_reason="length")`` queues one reply that ends as the token limit
 would end it; ``script_refusal(text)`` one that the model refuses: ``message.content`` is
 null and ``message.refusal`` holds the text (streamed as ``delta.refusal``), as the
@@ -90,17 +104,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.standins import openai_tools as tools
+from tests.standins import openai_wire as wire
 from tests.standins.lifecycle import StandIn, abort_connections
 from tests.standins.openai_content import content_problem, openai_error
+from tests.standins.openai_tools import ScriptedCall, ToolCall, tool_results
+from tests.standins.openai_wire import SNAPSHOTS, json_response
+
+__all__ = ["INSUFFICIENT_QUOTA", "SNAPSHOTS", "OpenAIStandIn", "openai_error", "tool_results"]
 
 INSUFFICIENT_QUOTA: dict[str, Any] = {
     "error": {
@@ -114,55 +133,10 @@ INSUFFICIENT_QUOTA: dict[str, Any] = {
 }
 """The body OpenAI sends with a 429 when the account has no credit left."""
 
-_DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
-    400: ("Invalid request.", "invalid_request_error", None),
-    401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
-    403: ("You are not allowed to sample from this model.", "invalid_request_error", None),
-    404: ("The model does not exist or you do not have access to it.",
-          "invalid_request_error", "model_not_found"),
-    429: ("Rate limit reached for requests. Please try again in 20ms.", "requests",
-          "rate_limit_exceeded"),
-    500: ("The server had an error while processing your request. Sorry about that!",
-          "server_error", None),
-    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
-}
-
-_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
-
-SNAPSHOTS: dict[str, str] = {
-    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
-    "gpt-4o": "gpt-4o-2024-08-06",
-    "gpt-5": "gpt-5-2025-08-07",
-    "gpt-5-mini": "gpt-5-mini-2025-08-07",
-    "o3": "o3-2025-04-16",
-    "o4-mini": "o4-mini-2025-04-16",
-}
-"""Alias → the dated snapshot OpenAI serves it with (OpenAI's models pages)."""
-
-REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
-
 REQUESTS_KEPT = 10_000  # chat completion requests kept whole; older ones are compacted
 
-
-def is_reasoning_model(model: str) -> bool:
-    return model.startswith(REASONING_PREFIXES)
-
-
-def estimate_tokens(text: str) -> int:
-    """The stand-in's token count: about four characters per token."""
-    return math.ceil(len(text) / 4)
-
-
-def _text_of(content: Any) -> str:
-    """The text of a message ``content``: a string, or a list of ``{"type": "text"}`` parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part.get("text", "") for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
-        )
-    return ""
+ReplyFn = Callable[[dict[str, Any]], str | Sequence[ScriptedCall]]
+"""Computes a reply from the request body: text, or a round of calls to script."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +144,7 @@ class _Reply:
     text: str
     finish_reason: str = "stop"
     refusal: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +165,9 @@ class OpenAIStandIn(StandIn):
         self.text_only_models: set[str] = set()
         """Models that play a text-only one (``gpt-3.5-turbo``): image parts get OpenAI's
         400 (see :mod:`tests.standins.openai_content`)."""
+        self.no_tools_models: set[str] = set()
+        """Models without tool support (a local server's): ``tools`` get its 400 (see
+        :mod:`tests.standins.openai_tools`)."""
         self.max_tokens_only = False
         self.valid_key: str | None = None
         self.latency: float = 0.0
@@ -198,9 +176,10 @@ class OpenAIStandIn(StandIn):
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
         self._replies: deque[_Reply] = deque()
-        self._reply_fn: Callable[[dict[str, Any]], str] | None = None
+        self._reply_fn: ReplyFn | None = None
         self._faults: deque[_Fault] = deque()
         self._ids = itertools.count(1)
+        self._call_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -248,9 +227,23 @@ class OpenAIStandIn(StandIn):
         """Queue one refusal: ``content`` null, ``refusal`` holding ``text``."""
         self._replies.append(_Reply(text, refusal=True))
 
-    def reply_with(self, fn: Callable[[dict[str, Any]], str] | None) -> None:
-        """Compute the reply from the request body when nothing is scripted (None: echo)."""
+    def script_tool_calls(self, calls: Sequence[ScriptedCall]) -> list[str]:
+        """Queue one round of tool calls; returns the ``call_...`` ids it will carry."""
+        reply = self._calls_reply(calls)
+        self._replies.append(reply)
+        return [call.id for call in reply.tool_calls]
+
+    def reply_with(self, fn: ReplyFn | None) -> None:
+        """Compute the reply (text or a round of calls) from the request body when nothing
+        is scripted (None: echo)."""
         self._reply_fn = fn
+
+    def _calls_reply(self, calls: Sequence[ScriptedCall]) -> _Reply:
+        made = tuple(ToolCall.of(call, f"call_standin{next(self._call_ids):012d}")
+                     for call in calls)
+        if not made:
+            raise ValueError("a round of tool calls needs at least one call")
+        return _Reply("", "tool_calls", tool_calls=made)
 
     def fail_next(
         self,
@@ -307,9 +300,9 @@ class OpenAIStandIn(StandIn):
         if self._faults:
             fault = self._faults.popleft()
             if fault.kind == "fail":
-                return self._error_response(fault.status, fault.body, fault.headers)
+                return wire.error_response(fault.status, fault.body, fault.headers)
             if fault.kind == "hang":
-                await _wait_for_disconnect()
+                await wire.wait_for_disconnect()
             return fault
         if self.valid_key is not None:
             given = request.headers.get("Authorization", "")
@@ -319,7 +312,7 @@ class OpenAIStandIn(StandIn):
                     else "Incorrect API key provided. You can find your API key at "
                     "https://platform.openai.com/account/api-keys."
                 )
-                return _json(401, openai_error(message, "invalid_request_error",
+                return json_response(401, openai_error(message, "invalid_request_error",
                                                "invalid_api_key" if given else None))
         return None
 
@@ -328,9 +321,9 @@ class OpenAIStandIn(StandIn):
         if isinstance(early, web.StreamResponse):
             return early
         if isinstance(early, _Fault):
-            return await _cut_body(request, {"object": "list", "data": []}, early.after_chars)
-        data = [_model_object(model) for model in sorted(self.models)]
-        return _json(200, {"object": "list", "data": data})
+            return await wire.cut_body(request, {"object": "list", "data": []}, early.after_chars)
+        data = [wire.model_object(model) for model in sorted(self.models)]
+        return json_response(200, {"object": "list", "data": data})
 
     async def _retrieve_model(self, request: web.Request) -> web.StreamResponse:
         early = await self._prologue(request)
@@ -338,10 +331,10 @@ class OpenAIStandIn(StandIn):
             return early
         model = request.match_info["model"]
         if isinstance(early, _Fault):
-            return await _cut_body(request, _model_object(model), early.after_chars)
+            return await wire.cut_body(request, wire.model_object(model), early.after_chars)
         if not self._known(model):
-            return _model_not_found(model)
-        return _json(200, _model_object(model))
+            return wire.model_not_found(model)
+        return json_response(200, wire.model_object(model))
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -361,68 +354,57 @@ class OpenAIStandIn(StandIn):
         scripted = self._next_reply(body)
         reply, finish_reason = self._apply_max_tokens(body, scripted)
         completion_id = f"chatcmpl-standin{next(self._ids)}"
-        usage = _usage(body["messages"], reply)
+        counted = wire.usage(body, tools.calls_cost_text(scripted.tool_calls) or reply)
         model = SNAPSHOTS.get(body["model"], body["model"])
+        cut_after = early.after_chars if isinstance(early, _Fault) else None
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            cut_after = early.after_chars if isinstance(early, _Fault) else None
-            return await self._stream(
-                request, model=model, completion_id=completion_id, reply=reply,
-                finish_reason=finish_reason, usage=usage if include_usage else None,
-                cut_after=cut_after, refusal=scripted.refusal,
+            return await wire.write_stream(
+                request, model=model, completion_id=completion_id,
+                deltas=self._deltas(scripted, reply, cut_after), finish_reason=finish_reason,
+                usage=counted if include_usage else None, cut=cut_after is not None,
+                chunk_delay=self.chunk_delay,
             )
         content, refusal = (None, reply) if scripted.refusal else (reply, None)
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refusal,
+                                   "annotations": []}
+        if scripted.tool_calls:
+            message["content"] = None
+            message["tool_calls"] = [call.as_message_item() for call in scripted.tool_calls]
         completion = {
             "id": completion_id,
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": refusal,
-                            "annotations": []},
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }],
-            "usage": usage,
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": finish_reason}],
+            "usage": counted,
             "service_tier": "default",
             "system_fingerprint": "fp_standin",
         }
-        if isinstance(early, _Fault):
-            return await _cut_body(request, completion, early.after_chars)
-        return _json(200, completion, {"x-request-id": f"req_{completion_id}"})
+        if cut_after is not None:
+            return await wire.cut_body(request, completion, cut_after)
+        return json_response(200, completion, {"x-request-id": f"req_{completion_id}"})
 
     def _invalid(self, body: Any) -> web.Response | None:
         """OpenAI's own request checks, as 400 (or 404 for an unknown model)."""
-        def bad(message: str, param: str | None = None) -> web.Response:
-            return _json(400, openai_error(message, "invalid_request_error", None, param))
-
-        if not isinstance(body, dict) or "_raw" in body:
-            return bad("We could not parse the JSON body of your request.")
-        if not isinstance(body.get("model"), str) or not body["model"]:
-            return bad("you must provide a model parameter", "model")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return bad(f"{messages!r} is too short - 'messages'", "messages")
-        for index, message in enumerate(messages):
-            if not isinstance(message, dict) or message.get("role") not in _ROLES:
-                return bad(f"Invalid value for 'messages[{index}].role'.",
-                           f"messages[{index}].role")
-            content = message.get("content")
-            if message["role"] != "assistant" and not isinstance(content, str | list):
-                return bad(f"Missing required parameter: 'messages[{index}].content'.",
-                           f"messages[{index}].content")
-        if body.get("stream_options") is not None and not body.get("stream"):
-            return bad("The 'stream_options' parameter is only allowed when 'stream' is "
-                       "enabled.", "stream_options")
+        if problem := wire.request_problem(body):
+            return json_response(400, problem)
         if not self._known(body["model"]):
-            return _model_not_found(body["model"])
+            return wire.model_not_found(body["model"])
         if self.max_tokens_only and "max_completion_tokens" in body:
-            return bad("Unrecognized request argument supplied: max_completion_tokens")
-        if problem := content_problem(body, vision=body["model"] not in self.text_only_models):
-            return _json(400, problem)
-        if is_reasoning_model(body["model"]):
-            return _reasoning_model_problem(body)
+            return json_response(400, openai_error(
+                "Unrecognized request argument supplied: max_completion_tokens",
+                "invalid_request_error"))
+        if body.get("tools") and body["model"] in self.no_tools_models:
+            return json_response(400, tools.no_tools_problem(body["model"]))
+        problem = tools.tool_problem(body) or content_problem(
+            body, vision=body["model"] not in self.text_only_models
+        )
+        if problem:
+            return json_response(400, problem)
+        if wire.is_reasoning_model(body["model"]):
+            return wire.reasoning_model_problem(body)
         return None
 
     def _known(self, model: str) -> bool:
@@ -431,144 +413,35 @@ class OpenAIStandIn(StandIn):
         )
 
     def _next_reply(self, body: dict[str, Any]) -> _Reply:
-        if self._replies:
+        """The next scripted reply, else ``reply_with``'s, else the echo; a round of calls
+        only for a request that offers tools."""
+        callable_ = tools.offers_tools(body)
+        if self._replies and (callable_ or not self._replies[0].tool_calls):
             return self._replies.popleft()
         if self._reply_fn is not None:
-            return _Reply(self._reply_fn(body))
+            computed = self._reply_fn(body)
+            if isinstance(computed, str):
+                return _Reply(computed)
+            if callable_:
+                return self._calls_reply(computed)
         users = [m for m in body["messages"] if m.get("role") == "user"]
-        return _Reply(f"echo: {_text_of(users[-1].get('content')) if users else ''}")
+        return _Reply(f"echo: {wire.text_of(users[-1].get('content')) if users else ''}")
 
     @staticmethod
     def _apply_max_tokens(body: dict[str, Any], reply: _Reply) -> tuple[str, str]:
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if isinstance(limit, int) and estimate_tokens(reply.text) > limit:
+        if isinstance(limit, int) and wire.estimate_tokens(reply.text) > limit:
             return reply.text[: limit * 4], "length"
         return reply.text, reply.finish_reason
 
-    async def _stream(
-        self,
-        request: web.Request,
-        *,
-        model: str,
-        completion_id: str,
-        reply: str,
-        finish_reason: str,
-        usage: dict[str, Any] | None,
-        cut_after: int | None,
-        refusal: bool = False,
-    ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "no-cache",
-            "x-request-id": f"req_{completion_id}",
-        })
-        await response.prepare(request)
-        created = int(time.time())
-
-        async def send(choices: list[dict[str, Any]], **extra: Any) -> None:
-            chunk: dict[str, Any] = {
-                "id": completion_id, "object": "chat.completion.chunk", "created": created,
-                "model": model, "service_tier": "default", "system_fingerprint": "fp_standin",
-                "choices": choices,
-            }
-            if usage is not None:
-                chunk["usage"] = None
-            chunk.update(extra)
-            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-            if self.chunk_delay > 0:
-                await asyncio.sleep(self.chunk_delay)
-
-        def choice(delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
-            return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-
-        await send(choice({"role": "assistant", "content": "", "refusal": None}))
-        text = reply if cut_after is None else reply[:cut_after]
+    def _deltas(self, scripted: _Reply, text: str, cut_after: int | None) -> list[dict[str, Any]]:
+        """Every chunk's ``delta``: the role, then text pieces or the calls' deltas; a cut
+        keeps ``cut_after`` characters of text or arguments."""
         size = max(1, self.chunk_size)
-        field = "refusal" if refusal else "content"
-        for start in range(0, len(text), size):
-            await send(choice({field: text[start:start + size]}))
-        if cut_after is not None:
-            # Close (FIN) after what was written, with no terminating chunk and no [DONE].
-            if request.transport is not None:
-                request.transport.close()
-            await _wait_for_disconnect()
-        await send(choice({}, finish_reason))
-        if usage is not None:
-            await send([], usage=usage)
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
-
-    @staticmethod
-    def _error_response(
-        status: int, body: Any, headers: dict[str, str] | None
-    ) -> web.Response:
-        if body is None:
-            message, type_, code = _DEFAULT_ERRORS.get(
-                status, (f"HTTP {status} from the stand-in.", "server_error", None)
-            )
-            body = openai_error(message, type_, code)
-        return _json(status, body, headers)
-
-
-def _reasoning_model_problem(body: dict[str, Any]) -> web.Response | None:
-    """What OpenAI answers a reasoning model asked for ``max_tokens`` or a temperature."""
-    if "max_tokens" in body:
-        return _json(400, openai_error(
-            "Unsupported parameter: 'max_tokens' is not supported with this model. "
-            "Use 'max_completion_tokens' instead.",
-            "invalid_request_error", "unsupported_parameter", "max_tokens",
-        ))
-    temperature = body.get("temperature")
-    if temperature is not None and temperature != 1:
-        return _json(400, openai_error(
-            f"Unsupported value: 'temperature' does not support {json.dumps(temperature)} "
-            "with this model. Only the default (1) value is supported.",
-            "invalid_request_error", "unsupported_value", "temperature",
-        ))
-    return None
-
-
-def _model_object(model: str) -> dict[str, Any]:
-    return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
-
-
-def _model_not_found(model: str) -> web.Response:
-    message = f"The model `{model}` does not exist or you do not have access to it."
-    return _json(404, openai_error(message, "invalid_request_error", "model_not_found"))
-
-
-def _usage(messages: list[dict[str, Any]], reply: str) -> dict[str, Any]:
-    prompt = sum(estimate_tokens(_text_of(m.get("content"))) + 3 for m in messages) + 3
-    completion = estimate_tokens(reply)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0,
-                                      "rejected_prediction_tokens": 0},
-    }
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers=headers)
-
-
-async def _cut_body(request: web.Request, body: Any, after_bytes: int) -> web.StreamResponse:
-    """Promise the whole JSON body (Content-Length), send ``after_bytes`` of it, then close."""
-    data = json.dumps(body).encode()
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.content_length = len(data)
-    await response.prepare(request)
-    await response.write(data[:after_bytes])
-    if request.transport is not None:
-        request.transport.close()
-    await _wait_for_disconnect()
-    return response  # not reached: the disconnect cancels this handler
-
-
-async def _wait_for_disconnect() -> None:
-    """Wait until the client disconnects: aiohttp then cancels this handler."""
-    await asyncio.get_running_loop().create_future()
+        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        if scripted.tool_calls:
+            deltas = tools.tool_call_deltas(scripted.tool_calls, size, cut_after)
+            return [{**first, "content": None, **deltas[0]}, *deltas[1:]]
+        shown = text if cut_after is None else text[:cut_after]
+        field = "refusal" if scripted.refusal else "content"
+        return [first, *({field: shown[i:i + size]} for i in range(0, len(shown), size))]

@@ -1,0 +1,1 @@
+"""The agent loop and its tools: what the assistant may look up, for whom."""
