@@ -13,7 +13,10 @@ from typing import Any, Protocol
 
 import yarl
 
-from bot.agent.loop import ToolFailed
+from bot.agent.loop import ToolFailed, ToolRefused
+from bot.agent.pages import PageReader, PageRefused
+from bot.agent.search import SearchFailed
+from bot.agent.search import WebSearch as SearchBackend
 
 STATUS_MAX_CHARS = 80
 MAX_CHANNEL_MESSAGES = 50
@@ -27,14 +30,6 @@ class ChannelReader(Protocol):
     async def read_channel(self, channel: str, limit: int, before: str | None) -> str: ...
 
     async def read_message(self, link: str) -> str: ...
-
-
-class SearchResults(Protocol):
-    async def search(self, query: str) -> str: ...
-
-
-class PageFetcher(Protocol):
-    async def read(self, url: str) -> str: ...
 
 
 def _text(arguments: Mapping[str, Any], name: str, *, limit: int = 2_000) -> str:
@@ -144,7 +139,7 @@ class ReadMessage:
 class WebSearch:
     name = "web_search"
 
-    def __init__(self, backend: SearchResults) -> None:
+    def __init__(self, backend: SearchBackend) -> None:
         self.backend = backend
 
     def schema(self) -> dict[str, Any]:
@@ -159,13 +154,23 @@ class WebSearch:
         return f"🔎 searching the web for “{_shown(_text(arguments, 'query', limit=400))}”"
 
     async def run(self, arguments: Mapping[str, Any]) -> str:
-        return await self.backend.search(_text(arguments, "query", limit=400))
+        query = _text(arguments, "query", limit=400)
+        try:
+            results = await self.backend.search(query)
+        except SearchFailed as failure:
+            raise ToolFailed(failure.reason) from failure
+        if not results:
+            return f"no results for {query!r}"
+        return "\n".join(
+            f"{rank}. {hit.title}\n   {hit.url}\n   {hit.snippet}"
+            for rank, hit in enumerate(results, start=1)
+        )
 
 
 class ReadPage:
     name = "read_page"
 
-    def __init__(self, pages: PageFetcher) -> None:
+    def __init__(self, pages: PageReader) -> None:
         self.pages = pages
 
     def schema(self) -> dict[str, Any]:
@@ -184,4 +189,8 @@ class ReadPage:
         return f"🌐 reading {_shown(host or 'a web page')}"
 
     async def run(self, arguments: Mapping[str, Any]) -> str:
-        return await self.pages.read(_text(arguments, "url", limit=2_000))
+        page = await self.pages.read(_text(arguments, "url", limit=2_000))
+        if isinstance(page, PageRefused):
+            raise ToolRefused(page.reason)
+        cut = "\n[… the page goes on]" if page.truncated else ""
+        return f"{page.url}\n\n{page.text}{cut}"
