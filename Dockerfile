@@ -32,9 +32,10 @@ COPY bot/ ./bot/
 VOLUME ["/app/data"]
 # Numeric, so a runtime that checks runAsNonRoot can see it is not root without /etc/passwd.
 USER 10001:10001
-# No HEALTHCHECK: the bot is a Discord gateway worker that listens on no port and has no
-# health endpoint; a gateway it cannot reach ends the process (exit 1) and the restart
-# policy starts it again. `python -m bot doctor` checks the settings and services on demand.
+# No HEALTHCHECK: the bot is a Discord gateway worker that listens on no port and offers no
+# health endpoint. Once connected, discord.py reconnects by itself; a Discord unreachable at
+# start ends the process (exit 1) and the restart policy tries again. `python -m bot doctor`
+# checks the settings and services on demand.
 # On SIGTERM the bot stops taking messages, lets replies and Greenflash calls finish, then
 # exits 0 (bot/cli/run.py); compose.yaml's stop_grace_period gives it the time.
 STOPSIGNAL SIGTERM
