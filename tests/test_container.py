@@ -46,7 +46,7 @@ BUILD_TOOLS = {"apt", "apt-get", "apk", "dpkg", "pip", "pip3", "gcc", "g++", "cc
 
 @dataclass
 class Stage:
-    """One ``FROM`` and its instructions, with ``ARG``\\s already resolved in ``base``."""
+    """One ``FROM`` and its instructions; ``base`` has the ARGs before ``FROM`` resolved."""
 
     base: str
     name: str
@@ -239,7 +239,8 @@ def test_hadolint_finds_nothing_and_every_ignore_gives_its_reason(tmp_path: Path
     for number, line in enumerate(lines):
         if re.match(r"#\s*hadolint\s+ignore=", line):
             reason = lines[number - 1] if number else ""
-            assert reason.startswith("#") and "hadolint" not in reason, f"line {number + 1}"
+            assert reason.startswith("#") and "hadolint" not in reason, (
+                f"Dockerfile line {number + 1}: an ignore with no comment above saying why")
 
 
 # --- .dockerignore ----------------------------------------------------------------------
