@@ -17,6 +17,9 @@ Covered (paths relative to ``base_url``, bodies in the camelCase the SDK sends):
   them (``resources/products.py``, ``types/product_list_params.py``; the SDK has no page
   class for it): ``page`` from 1 (default 1), ``pageSize`` default 50, at most 100; a page
   past the end is an empty list.
+* The read endpoints (organizations list and analytics, the review inbox, interactions,
+  prompts and their analytics), the ``plan`` switch and the prompt objects ``systemPrompt``
+  takes: ``greenflash_reads.py``, mixed into this class.
 * Authentication: any ``Authorization: Bearer <key>`` passes unless ``valid_key`` is set;
   then any other value is 401 (``greenflash.AuthenticationError``).
 
@@ -111,6 +114,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.standins.greenflash_reads import GreenflashReads, system_prompt_problems
 from tests.standins.greenflash_validation import (
     Invalid,
     between,
@@ -192,7 +196,7 @@ class _Fault:
     path: str | None = None  # only requests to this path (relative, e.g. "/events")
 
 
-class GreenflashStandIn(StandIn):
+class GreenflashStandIn(GreenflashReads, StandIn):
     """A Greenflash-compatible server on 127.0.0.1; see the module docstring for the subset."""
 
     def __init__(self, *, records_kept: int = RECORDS_KEPT) -> None:
@@ -221,6 +225,7 @@ class GreenflashStandIn(StandIn):
         self._site: web.TCPSite | None = None
         self._port: int | None = None
         self._outage_task: asyncio.Task[None] | None = None
+        self._init_reads()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -490,7 +495,10 @@ class GreenflashStandIn(StandIn):
         }
         endpoint = routes.get((record.method, record.path))
         if endpoint is None:
-            raise Invalid(404, [f"no route for {record.method} {record.path}"])
+            read = self._read_route(record.method, record.path)
+            if read is None:
+                raise Invalid(404, [f"no route for {record.method} {record.path}"])
+            return read(record.query)
         if record.method == "POST" and not isinstance(record.json, dict):
             raise Invalid(400, ["body: expected a JSON object"])
         return endpoint(record)
@@ -509,9 +517,10 @@ class GreenflashStandIn(StandIn):
                 "externalConversationId": is_string, "externalOrganizationId": is_string,
                 "model": is_string, "properties": is_object, "forceSample": is_bool,
                 "sampleRate": between(0, 1), "voiceCall": is_object,
-                "systemPrompt": lambda v: isinstance(v, str | dict),
             },
         )
+        if "systemPrompt" in body:
+            problems += system_prompt_problems(body["systemPrompt"])
         if not any(body.get(key) for key in
                    ("conversationId", "externalConversationId", "productId")):
             problems.append("one of conversationId, externalConversationId, productId "
@@ -526,6 +535,8 @@ class GreenflashStandIn(StandIn):
             raise Invalid(400, problems)
 
         conversation = self._conversation_for(body)
+        self._note_interaction(conversation, body)
+        prompt_id, component_ids = self._take_system_prompt(body, conversation)
         top = {key: value for key, value in body.items() if key not in ("messages", "properties")}
         results = []
         for item in items:
@@ -550,8 +561,8 @@ class GreenflashStandIn(StandIn):
             "success": True,
             "conversationId": conversation,
             "messages": results,
-            "systemPromptComponentIds": [],
-            "systemPromptPromptId": "prompt-standin" if body.get("systemPrompt") else "",
+            "systemPromptComponentIds": component_ids,
+            "systemPromptPromptId": prompt_id,
         }
 
     def _conversation_for(self, body: dict[str, Any]) -> str:
