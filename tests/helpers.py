@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot.analytics.calls import Analytics
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
-from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.greenflash_client import GreenflashSettings, build_client
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
 
 if TYPE_CHECKING:
