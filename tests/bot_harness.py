@@ -91,7 +91,7 @@ async def running_bot(
             attachment_origins={cdn_origin(stands)},
         )
         fast_startup(bot)
-        runner = asyncio.create_task(bot.start(settings.discord_token))
+        runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
         try:
             await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
             yield bot

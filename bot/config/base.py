@@ -61,6 +61,10 @@ class EnvSettings(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True,
         case_sensitive=True,
+        # Code builds models by field name (validate_by_name), which would also make
+        # pydantic-settings read a variable named like the field; its prefix applies to those
+        # look-ups only, and no variable's name can contain "=": only the aliases are read.
+        env_prefix="=",
         enable_decoding=False,
         validate_by_name=True,
         validate_by_alias=True,
