@@ -86,6 +86,11 @@ class EnvSettings(BaseSettings):
         return {name: str(info.validation_alias) for name, info in cls.model_fields.items()}
 
 
+def _number(value: float) -> str:
+    """``0.0`` as ``0`` but ``20971520`` as itself (``:g`` alone would write ``2.09715e+07``)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _bounds(model: type[BaseModel], field: str) -> tuple[Any, Any]:
     ge = le = None
     for constraint in model.model_fields[field].metadata:
@@ -108,7 +113,7 @@ def _problem(error: ErrorDetails, model: type[EnvSettings], field: str, name: st
     if kind in {"greater_than_equal", "less_than_equal"}:
         ge, le = _bounds(model, field)
         if ge is not None and le is not None:
-            return f"{name} must be between {ge:g} and {le:g} (got {got})"
+            return f"{name} must be between {_number(ge)} and {_number(le)} (got {got})"
         return f"{name} must be at least {ge} (got {got})" if ge is not None else (
             f"{name} must be at most {le} (got {got})"
         )
