@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.client import ChatBot
 
 T = TypeVar("T")
+E = TypeVar("E", bound=EnvSettings)
 
 TEST_PRODUCT = "prod-standin"
 SYSTEM_PROMPT = "You are the test assistant."
@@ -59,6 +60,12 @@ SETTINGS_MODELS: tuple[type[EnvSettings], ...] = (
 
 def configured_variables() -> set[str]:
     return {name for model in SETTINGS_MODELS for name in model.variables().values()}
+
+
+def with_values(settings: E, **overrides: Any) -> E:
+    """``settings`` with ``overrides``, validated again: what ``dataclasses.replace`` was for
+    the settings models (``model_copy`` would not validate)."""
+    return type(settings)(**(settings.model_dump() | overrides))
 
 
 def use_environment(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) -> None:

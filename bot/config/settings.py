@@ -45,7 +45,7 @@ def discord_ids(raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
     parts = comma_separated(raw.replace(" ", ","))
-    if bad := [part for part in parts if not part.isdigit()]:
+    if bad := [part for part in parts if not (part.isascii() and part.isdigit())]:
         raise invalid(f"must be comma-separated Discord ids (got {bad[0]!r})")
     return frozenset(int(part) for part in parts)
 
