@@ -25,6 +25,7 @@ import discord
 from discord.ext import commands
 
 from bot.analytics.calls import Analytics
+from bot.attachments.config import AttachmentSettings
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
 from bot.config.products import ProductConfig
@@ -75,6 +76,7 @@ class ChatBot(commands.AutoShardedBot):
         products: ProductConfig,
         greenflash_settings: GreenflashSettings,
         storage: StorageConfig,
+        attachments: AttachmentSettings,
         attachment_origins: Iterable[Origin] = DISCORD_CDN_ORIGINS,
     ) -> None:
         """``attachment_origins``: where attachment bytes may be fetched from; Discord's CDN
@@ -107,8 +109,8 @@ class ChatBot(commands.AutoShardedBot):
         self._shutdown: asyncio.Task[None] | None = None
         # Both SDKs open their HTTP sessions lazily, on first use inside the running loop.
         self.model = ChatModel(settings)
-        self.attachments = AttachmentFetcher(settings.attachments, origins=attachment_origins)
-        self.vision = settings.attachments.vision_for(settings.model)
+        self.attachments = AttachmentFetcher(attachments, origins=attachment_origins)
+        self.vision = attachments.vision_for(settings.model)
         self.foreground = Foreground()
         self.analytics = Analytics(
             build_client(greenflash_settings),
@@ -260,7 +262,7 @@ class ChatBot(commands.AutoShardedBot):
         replied = await self.attachments.fetch(
             prompt.replied_refs,
             vision=self.vision,
-            max_images=self.settings.attachments.max_images - len(own.images),
+            max_images=self.attachments.settings.max_images - len(own.images),
         ) if prompt.replied_refs else AttachmentBatch()
         return replace(prompt, attachments=AttachmentBatch(own.items + replied.items))
 

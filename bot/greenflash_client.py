@@ -7,49 +7,24 @@ analytics are :class:`bot.analytics.calls.Analytics`, built on the client made h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 import greenflash
 import httpx
+from pydantic import Field, SecretStr
 
 from bot.analytics.outage import never_sent
-from bot.config.settings import EnvReader
+from bot.config.base import EnvSettings
 
 
-@dataclass(frozen=True)
-class GreenflashSettings:
-    """``GREENFLASH_*`` variables. The key is kept out of ``repr``."""
+class GreenflashSettings(EnvSettings):
+    """``GREENFLASH_*`` variables. The key is a ``SecretStr``: no repr or log shows it."""
 
-    api_key: str | None
-    base_url: str | None = None
-    timeout: float = 5.0
-    max_retries: int = 2
-    max_in_flight: int = 8
-    max_pending: int = 5_000
-    drain_seconds: float = 10.0
-
-    def __repr__(self) -> str:
-        key = "set" if self.api_key else "unset"
-        return (
-            f"GreenflashSettings(api_key=<{key}>, base_url={self.base_url!r}, "
-            f"timeout={self.timeout}, max_in_flight={self.max_in_flight})"
-        )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> GreenflashSettings:
-        env = EnvReader(environ)
-        settings = cls(
-            api_key=env.secret("GREENFLASH_API_KEY", required=False) or None,
-            base_url=env.text("GREENFLASH_BASE_URL", "") or None,
-            timeout=env.number("GREENFLASH_TIMEOUT", cls.timeout, minimum=0.1),
-            max_retries=env.integer("GREENFLASH_MAX_RETRIES", cls.max_retries),
-            max_in_flight=env.integer("GREENFLASH_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1),
-            max_pending=env.integer("GREENFLASH_MAX_PENDING", cls.max_pending, minimum=1),
-            drain_seconds=env.number("GREENFLASH_DRAIN_SECONDS", cls.drain_seconds),
-        )
-        env.raise_if_problems()
-        return settings
+    api_key: SecretStr | None = Field(default=None, validation_alias="GREENFLASH_API_KEY")
+    base_url: str | None = Field(default=None, validation_alias="GREENFLASH_BASE_URL")
+    timeout: float = Field(default=5.0, ge=0.1, validation_alias="GREENFLASH_TIMEOUT")
+    max_retries: int = Field(default=2, ge=0, validation_alias="GREENFLASH_MAX_RETRIES")
+    max_in_flight: int = Field(default=8, ge=1, validation_alias="GREENFLASH_MAX_IN_FLIGHT")
+    max_pending: int = Field(default=5_000, ge=1, validation_alias="GREENFLASH_MAX_PENDING")
+    drain_seconds: float = Field(default=10.0, ge=0.0, validation_alias="GREENFLASH_DRAIN_SECONDS")
 
 
 def build_client(settings: GreenflashSettings) -> greenflash.AsyncGreenflash | None:
@@ -58,10 +33,10 @@ def build_client(settings: GreenflashSettings) -> greenflash.AsyncGreenflash | N
     Build it inside the running event loop: the aiohttp session belongs to the loop that
     first uses it. The timeout is short because nobody waits for these calls.
     """
-    if not settings.api_key:
+    if settings.api_key is None:
         return None
     return greenflash.AsyncGreenflash(
-        api_key=settings.api_key,
+        api_key=settings.api_key.get_secret_value(),
         base_url=settings.base_url,
         timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 2.0)),
         max_retries=settings.max_retries,

@@ -228,9 +228,9 @@ class ChatModel:
             "max_completion_tokens" if self.adapt_token_parameter else settings.token_parameter
         )
         timeout = httpx2.Timeout(settings.openai_timeout, connect=settings.openai_connect_timeout)
-        # base_url comes from OPENAI_BASE_URL, read by the SDK itself.
         self.client = client or openai.AsyncOpenAI(
-            api_key=settings.openai_api_key,
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
             timeout=timeout,
             max_retries=settings.openai_max_retries,
             http_client=openai.DefaultAsyncHttpxClient(

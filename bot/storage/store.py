@@ -43,7 +43,6 @@ from bot.storage.engine import build_engine
 from bot.storage.health import DATABASE_ERRORS, Health
 from bot.storage.schema import SchemaState, engine_state, upgrade_engine
 from bot.storage.tables import channel_settings, daily_usage, guild_settings, setting_changes
-from bot.storage.urls import engine_url
 
 T = TypeVar("T")
 
@@ -103,7 +102,7 @@ class Storage:
         now: Callable[[], dt.datetime] = _now,
     ) -> None:
         self.config = config
-        self.url = engine_url(config.database_url, config.database_path)
+        self.url = config.engine_url()
         self._engine = build_engine(self.url, config.timeout)
         self._insert = sqlite_insert if self.url.get_backend_name() == "sqlite" else postgres_insert
         self._cache: TTLCache[Hashable, Any] = TTLCache(config.cache_seconds, clock=clock)

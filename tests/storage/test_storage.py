@@ -113,7 +113,7 @@ async def test_model_per_guild_then_per_channel_from_the_allowlist(
 
 
 async def test_guild_budget_follows_the_default_until_set(backend: Backend) -> None:
-    storage = backend.storage(config={"default_budget": Budget(tokens=5000, messages=None)})
+    storage = backend.storage(config={"daily_token_budget": 5000})
     try:
         assert await storage.budget_for(GUILD) == Budget(5000, None)
         await storage.set_budget(GUILD, tokens=None, messages=20, by=ADMIN)
@@ -177,14 +177,14 @@ async def test_charges_from_two_worker_processes_all_count_and_both_see_the_limi
     workers = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.storage.charge_worker",
-            backend.config.database_url, backend.config.database_path,
+            backend.env().get("DATABASE_URL", ""), backend.config.database_path,
             str(GUILD), str(USER), "25",
         )
         for _ in range(2)
     ]
     codes = await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers)), timeout=60)
     assert codes == [0, 0]
-    storage = backend.storage(config={"default_budget": Budget(tokens=None, messages=50)})
+    storage = backend.storage(config={"daily_message_budget": 50})
     try:
         assert await storage.usage(GUILD, USER) == Usage(50 * 5, 50)
         assert (await storage.check_budget(GUILD, USER)).over
