@@ -384,6 +384,12 @@ def _titled(guild_id: int, title: str) -> tuple[Any, ...]:
     return sources_t.c.guild_id == guild_id, sources_t.c.title == title
 
 
+def _storable(value: str) -> str:
+    """Text both drivers can send: a lone surrogate (JSON can carry one into a Discord
+    message) becomes ``?`` instead of failing the whole write."""
+    return value.encode("utf-8", errors="replace").decode("utf-8")
+
+
 def _utf8(value: str) -> int:
     return len(value.encode("utf-8", errors="replace"))
 
@@ -441,7 +447,8 @@ async def _insert_chunks(
         [
             {
                 "source_id": source_id, "guild_id": guild_id, "ordinal": chunk.ordinal,
-                "heading": chunk.heading, "text": chunk.text, "message_id": message_id,
+                "heading": _storable(chunk.heading), "text": _storable(chunk.text),
+                "message_id": message_id,
             }
             for chunk in chunks
         ],
