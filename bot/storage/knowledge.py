@@ -201,7 +201,7 @@ class KnowledgeStore:
     ) -> list[str]:
         """Titles starting with ``prefix`` (any case), for autocomplete; ``%`` and ``_``
         in the prefix are literal."""
-        pattern = prefix.lower()[:MAX_TITLE_CHARS]
+        pattern = _storable(prefix.lower()[:MAX_TITLE_CHARS])
         statement = (
             select(sources_t.c.title)
             .where(
@@ -370,7 +370,7 @@ class KnowledgeStore:
 
 
 def _clean_title(title: str) -> str:
-    cleaned = " ".join(title.split())
+    cleaned = " ".join(_storable(title).split())
     if not cleaned:
         raise SourceRefused("A knowledge source needs a title.")
     if len(cleaned) > MAX_TITLE_CHARS:
@@ -385,9 +385,10 @@ def _titled(guild_id: int, title: str) -> tuple[Any, ...]:
 
 
 def _storable(value: str) -> str:
-    """Text both drivers can send: a lone surrogate (JSON can carry one into a Discord
-    message) becomes ``?`` instead of failing the whole write."""
-    return value.encode("utf-8", errors="replace").decode("utf-8")
+    """Text both databases accept: a lone surrogate (JSON can carry one into a Discord
+    message) becomes ``?``, and NUL, which PostgreSQL's ``text`` cannot hold, becomes the
+    replacement character, instead of failing the whole write."""
+    return value.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def _utf8(value: str) -> int:
