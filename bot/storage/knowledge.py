@@ -31,31 +31,29 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.knowledge.chunking import Chunk, split_document
 from bot.knowledge.config import KnowledgeSettings
 from bot.knowledge.refused import SourceRefused
-from bot.knowledge.search import Passage, fts5_query, query_terms
+from bot.knowledge.search import Passage, query_terms
+from bot.storage import knowledge_sql as sql
 from bot.storage.budget import UTC
 from bot.storage.health import DATABASE_ERRORS
+from bot.storage.knowledge_sql import MAX_TITLE_CHARS, sources_t
 from bot.storage.store import Storage, StorageUnavailable
-from bot.storage.tables import FTS_TABLE, SEARCH_COLUMN, knowledge_chunks, knowledge_sources
 
 T = TypeVar("T")
 SourceKind = Literal["file", "channel"]
 
-MAX_TITLE_CHARS = 200
 # Discord shows at most 25 autocomplete choices.
 MAX_TITLE_CHOICES = 25
 MAX_SEARCH_LIMIT = 50
 # Indexing a file of thousands of chunks takes longer than one settings read may.
 INDEX_SECONDS = 60.0
-
-chunks_t, sources_t = knowledge_chunks, knowledge_sources
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ class KnowledgeStore:
         there is one. A channel source (``kind="channel"``, its ``channel_id``) usually
         starts with no chunks; its messages come through :meth:`upsert_message`. Raises
         :class:`SourceRefused` (nothing changed) or :class:`StorageUnavailable`."""
-        title = _clean_title(title)
+        title = sql.clean_title(title)
         if (kind == "channel") != (channel_id is not None):
             raise ValueError("a channel source needs its channel_id, and only it has one")
         if len(chunks) > self.max_chunks:
@@ -143,10 +141,10 @@ class KnowledgeStore:
 
         async def replace(connection: AsyncConnection) -> SourceInfo:
             await self._lock(connection, guild_id)
-            await connection.execute(delete(sources_t).where(*_titled(guild_id, title)))
+            await connection.execute(delete(sources_t).where(*sql.titled(guild_id, title)))
             if channel_id is not None:
-                await _refuse_if_channel_taken(connection, channel_id)
-            sources = await _scalar(
+                await sql.refuse_if_channel_taken(connection, channel_id)
+            sources = await sql.scalar(
                 connection, select(func.count()).where(sources_t.c.guild_id == guild_id)
             )
             if sources >= self.max_sources:
@@ -155,7 +153,7 @@ class KnowledgeStore:
                     "have; remove one first (`/knowledge remove`)."
                 )
             await self._refuse_past_chunk_bound(connection, guild_id, len(chunks), title)
-            source_id = await _scalar(
+            source_id = await sql.scalar(
                 connection,
                 insert(sources_t)
                 .values(
@@ -164,7 +162,7 @@ class KnowledgeStore:
                 )
                 .returning(sources_t.c.id),
             )
-            await _insert_chunks(connection, source_id, guild_id, chunks, None)
+            await sql.insert_chunks(connection, source_id, guild_id, chunks, None)
             return SourceInfo(title, kind, channel_id, size_bytes, len(chunks), at)
 
         return await self._write(f"indexing {title}", replace, self.index_timeout)
@@ -174,7 +172,7 @@ class KnowledgeStore:
         the guild has no source of that title."""
 
         async def remove(connection: AsyncConnection) -> bool:
-            result = await connection.execute(delete(sources_t).where(*_titled(guild_id, title)))
+            result = await connection.execute(delete(sources_t).where(*sql.titled(guild_id, title)))
             return bool(result.rowcount)
 
         return await self._write("removing a knowledge source", remove, self.index_timeout)
@@ -201,7 +199,7 @@ class KnowledgeStore:
     ) -> list[str]:
         """Titles starting with ``prefix`` (any case), for autocomplete; ``%`` and ``_``
         in the prefix are literal."""
-        pattern = _storable(prefix.lower()[:MAX_TITLE_CHARS])
+        pattern = sql.storable(prefix.lower()[:MAX_TITLE_CHARS])
         statement = (
             select(sources_t.c.title)
             .where(
@@ -227,7 +225,7 @@ class KnowledgeStore:
             return []
         limit = max(1, min(limit, MAX_SEARCH_LIMIT))
         statement, values = (
-            _postgres_search(terms) if self._postgres else _sqlite_search(terms)
+            sql.postgres_search(terms) if self._postgres else sql.sqlite_search(terms)
         )
 
         async def load(connection: AsyncConnection) -> list[Passage]:
@@ -250,13 +248,13 @@ class KnowledgeStore:
 
         async def upsert(connection: AsyncConnection) -> bool:
             await self._lock(connection, guild_id)
-            removed = await _delete_message_chunks(connection, guild_id, message_id)
-            source_id = await _channel_source_id(connection, guild_id, channel_id)
+            removed = await sql.delete_message_chunks(connection, guild_id, message_id)
+            source_id = await sql.channel_source_id(connection, guild_id, channel_id)
             if source_id is None:
                 return False
             await self._refuse_past_chunk_bound(connection, guild_id, len(chunks), None)
-            await _insert_chunks(connection, source_id, guild_id, chunks, message_id)
-            added = (len(chunks), sum(_utf8(chunk.text) for chunk in chunks))
+            await sql.insert_chunks(connection, source_id, guild_id, chunks, message_id)
+            added = (len(chunks), sum(sql.utf8(chunk.text) for chunk in chunks))
             await self._count(connection, source_id, added, removed)
             return True
 
@@ -267,8 +265,8 @@ class KnowledgeStore:
 
         async def remove(connection: AsyncConnection) -> bool:
             await self._lock(connection, guild_id)
-            removed = await _delete_message_chunks(connection, guild_id, message_id)
-            source_id = await _channel_source_id(connection, guild_id, channel_id)
+            removed = await sql.delete_message_chunks(connection, guild_id, message_id)
+            source_id = await sql.channel_source_id(connection, guild_id, channel_id)
             if source_id is None or removed == (0, 0):
                 return False
             await self._count(connection, source_id, (0, 0), removed)
@@ -321,7 +319,7 @@ class KnowledgeStore:
     async def _refuse_past_chunk_bound(
         self, connection: AsyncConnection, guild_id: int, adding: int, title: str | None
     ) -> None:
-        held = await _scalar(
+        held = await sql.scalar(
             connection,
             select(func.coalesce(func.sum(sources_t.c.chunk_count), 0)).where(
                 sources_t.c.guild_id == guild_id
@@ -367,119 +365,6 @@ class KnowledgeStore:
                 return await work(connection)
         except DATABASE_ERRORS as error:
             raise StorageUnavailable(doing) from error
-
-
-def _clean_title(title: str) -> str:
-    cleaned = " ".join(_storable(title).split())
-    if not cleaned:
-        raise SourceRefused("A knowledge source needs a title.")
-    if len(cleaned) > MAX_TITLE_CHARS:
-        raise SourceRefused(
-            f"A title can be at most {MAX_TITLE_CHARS} characters (this one has {len(cleaned)})."
-        )
-    return cleaned
-
-
-def _titled(guild_id: int, title: str) -> tuple[Any, ...]:
-    return sources_t.c.guild_id == guild_id, sources_t.c.title == title
-
-
-def _storable(value: str) -> str:
-    """Text both databases accept: a lone surrogate (JSON can carry one into a Discord
-    message) becomes ``?``, and NUL, which PostgreSQL's ``text`` cannot hold, becomes the
-    replacement character, instead of failing the whole write."""
-    return value.encode("utf-8", errors="replace").decode("utf-8").replace("\x00", "\ufffd")
-
-
-def _utf8(value: str) -> int:
-    return len(value.encode("utf-8", errors="replace"))
-
-
-async def _scalar(connection: AsyncConnection, statement: Any) -> int:
-    return int((await connection.execute(statement)).scalar_one())
-
-
-async def _refuse_if_channel_taken(connection: AsyncConnection, channel_id: int) -> None:
-    statement = select(sources_t.c.title).where(sources_t.c.channel_id == channel_id)
-    taken = (await connection.execute(statement)).scalar_one_or_none()
-    if taken is not None:
-        raise SourceRefused(
-            f"That channel is already a knowledge source, *{taken}*; remove it first to "
-            "add it under another title."
-        )
-
-
-async def _channel_source_id(
-    connection: AsyncConnection, guild_id: int, channel_id: int
-) -> int | None:
-    return (
-        await connection.execute(
-            select(sources_t.c.id).where(
-                sources_t.c.guild_id == guild_id, sources_t.c.channel_id == channel_id
-            )
-        )
-    ).scalar_one_or_none()
-
-
-async def _delete_message_chunks(
-    connection: AsyncConnection, guild_id: int, message_id: int
-) -> tuple[int, int]:
-    """Remove one message's chunks; returns how many and their UTF-8 bytes."""
-    rows = await connection.execute(
-        delete(chunks_t)
-        .where(chunks_t.c.guild_id == guild_id, chunks_t.c.message_id == message_id)
-        .returning(chunks_t.c.text)
-    )
-    texts = list(rows.scalars())
-    return len(texts), sum(_utf8(value) for value in texts)
-
-
-async def _insert_chunks(
-    connection: AsyncConnection,
-    source_id: int,
-    guild_id: int,
-    chunks: Sequence[Chunk],
-    message_id: int | None,
-) -> None:
-    if not chunks:
-        return
-    await connection.execute(
-        insert(chunks_t),
-        [
-            {
-                "source_id": source_id, "guild_id": guild_id, "ordinal": chunk.ordinal,
-                "heading": _storable(chunk.heading), "text": _storable(chunk.text),
-                "message_id": message_id,
-            }
-            for chunk in chunks
-        ],
-    )
-
-
-def _sqlite_search(terms: list[str]) -> tuple[Any, dict[str, Any]]:
-    rank = f"bm25({FTS_TABLE}, 2.0, 1.0)"
-    statement = text(
-        f"SELECT s.title, c.heading, c.text, -{rank} AS rank "
-        f"FROM {FTS_TABLE} JOIN knowledge_chunks AS c ON c.id = {FTS_TABLE}.rowid "
-        "JOIN knowledge_sources AS s ON s.id = c.source_id "
-        f"WHERE {FTS_TABLE} MATCH :match AND c.guild_id = :guild "
-        f"ORDER BY {rank}, c.id LIMIT :limit"
-    )
-    return statement, {"match": fts5_query(terms)}
-
-
-def _postgres_search(terms: list[str]) -> tuple[Any, dict[str, Any]]:
-    """Each term its own ``plainto_tsquery`` over a bound parameter, ORed with the
-    tsquery ``||`` operator; only the number of terms shapes the SQL."""
-    query = " || ".join(f"plainto_tsquery('english', :t{index})" for index in range(len(terms)))
-    statement = text(
-        f"SELECT s.title, c.heading, c.text, ts_rank(c.{SEARCH_COLUMN}, q.query) AS rank "
-        "FROM knowledge_chunks AS c JOIN knowledge_sources AS s ON s.id = c.source_id "
-        f"CROSS JOIN (SELECT {query} AS query) AS q "
-        f"WHERE c.guild_id = :guild AND c.{SEARCH_COLUMN} @@ q.query "
-        "ORDER BY rank DESC, c.id LIMIT :limit"
-    )
-    return statement, {f"t{index}": term for index, term in enumerate(terms)}
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
