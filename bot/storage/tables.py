@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -39,6 +40,8 @@ channel_settings = Table(
     Column("guild_id", BigInteger, nullable=False),
     Column("persona", Text),
     Column("model", String(100)),
+    # Revision 0004: /threads on|off here (NULL: the operator's THREAD_CHANNEL_IDS).
+    Column("threads", Boolean),
 )
 
 # Per guild: the model for channels without their own, and the daily budget.
@@ -49,6 +52,8 @@ guild_settings = Table(
     Column("model", String(100)),
     Column("budget_tokens", BigInteger),
     Column("budget_messages", Integer),
+    # Revision 0004: where /insights digest posts the daily review list.
+    Column("digest_channel_id", BigInteger),
 )
 
 # Usage per person, guild and UTC day; DMs count under guild 0 (no snowflake is 0).
@@ -140,3 +145,15 @@ FTS_TRIGGERS = tuple(f"knowledge_chunks_{event}" for event in ("ai", "ad", "au")
 # (https://www.postgresql.org/docs/current/textsearch-tables.html#TEXTSEARCH-TABLES-INDEX).
 SEARCH_COLUMN = "search_vector"
 SEARCH_INDEX = "ix_knowledge_chunks_search_vector"
+
+# Revision 0004: a job only one worker may run at a time (the daily digest). ``done_for``
+# names the period the job last completed for (a UTC date), so a second worker that takes
+# the lease after the first finished does not run it again.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("done_for", String(40)),
+)

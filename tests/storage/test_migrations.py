@@ -88,18 +88,31 @@ async def test_migrating_an_empty_database_gives_the_declared_schema(
     assert await _schema(empty_backend) == _declared(empty_backend.name)
 
 
-async def test_migrating_from_the_previous_revision_keeps_the_data(
+async def _execute(backend: Backend, *statements: str) -> None:
+    """Write rows as an older release would have: in plain SQL on the older schema, since
+    today's queries name columns a later revision added."""
+    engine = create_async_engine(backend.url)
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def test_migrating_from_the_first_revision_keeps_the_data(
     empty_backend: Backend,
 ) -> None:
     url = empty_backend.url
     await migrate(url, "0001")
     assert await check_schema(url) is SchemaState.BEHIND
-    storage = empty_backend.storage()
-    try:
-        assert await storage.charge(GUILD, USER, tokens=42) == Usage(42, 1)
-        await storage.set_persona(GUILD, 1, "Kept across the upgrade", by=USER)
-    finally:
-        await storage.close()
+    await _execute(
+        empty_backend,
+        "INSERT INTO daily_usage (guild_id, user_id, day, tokens, messages) "
+        f"VALUES ({GUILD}, {USER}, CURRENT_DATE, 42, 1)",
+        "INSERT INTO channel_settings (channel_id, guild_id, persona) "
+        f"VALUES (1, {GUILD}, 'Kept across the upgrade')",
+    )
 
     await migrate(url)
     assert await check_schema(url) is SchemaState.CURRENT
@@ -114,8 +127,14 @@ async def test_migrating_from_the_previous_revision_keeps_the_data(
 
 async def test_downgrading_to_the_previous_revision_and_to_base(backend: Backend) -> None:
     url = backend.url
+    await downgrade(url, "0003")
+    before_leases = _declared(backend.name)
+    before_leases.pop("leases")
+    before_leases["channel_settings"][0].discard("threads")
+    before_leases["guild_settings"][0].discard("digest_channel_id")
+    assert await _schema(backend) == before_leases
     await downgrade(url, "0002")
-    before_knowledge = _declared(backend.name)
+    before_knowledge = before_leases
     for table in ("knowledge_sources", "knowledge_chunks", FTS_TABLE, *FTS_SHADOW_TABLES):
         before_knowledge.pop(table, None)
     before_knowledge.pop("triggers", None)
