@@ -22,7 +22,8 @@ def deployment(tmp_path: Path, product_id: str = "prod-standin") -> Path:
     for package in ("bot", "cogs"):
         shutil.copytree(ROOT / package, tmp_path / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "bot" / "config" / "products.toml").write_text(f'default_product_id = "{product_id}"\n')
+    products = tmp_path / "bot" / "config" / "products.toml"
+    products.write_text(f'default_product_id = "{product_id}"\n')
     return tmp_path
 
 
