@@ -25,11 +25,11 @@ from discord.ext import commands
 from bot.attachments.kinds import AttachmentBatch, AttachmentRef, SkipReason
 from bot.attachments.model_content import turn_text
 from bot.attachments.notes import skipped_line
-from bot.conversation.exchange import Prompt, Reply, Usage
+from bot.conversation.exchange import Completion, Prompt, Reply, Usage
+from bot.conversation.failures import ModelError, is_polite_failure
 from bot.conversation.memory import ConversationMemory, Turn
 from bot.conversation.notices import BUDGET_REACHED, RESET_MARKER, is_notice
 from bot.conversation.triggers import attachment_refs, classify, readable_text, replied_refs
-from bot.llm import Completion, ModelError, is_polite_failure
 from bot.replies.typing_indicator import TypingIndicator
 from bot.replies.writer import (
     InteractionTarget,

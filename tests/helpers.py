@@ -7,10 +7,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pytest
+
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.llm import ChatModel
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
+from tests.standins.openai_server import OpenAIStandIn
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -19,6 +23,14 @@ T = TypeVar("T")
 
 TEST_PRODUCT = "prod-standin"
 SYSTEM_PROMPT = "You are the test assistant."
+
+
+def model_for(
+    standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+) -> ChatModel:
+    """A :class:`ChatModel` built as the bot builds it (the base URL from OPENAI_BASE_URL)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+    return ChatModel(make_settings(**overrides))
 
 
 def make_settings(**overrides: Any) -> Settings:
