@@ -21,10 +21,10 @@ from discord.ext import commands
 
 from bot.attachments.kinds import AttachmentBatch, SkipReason
 from bot.attachments.notes import skipped_line
-from bot.conversation.exchange import Prompt, Reply, Usage
+from bot.conversation.exchange import Completion, Prompt, Reply, Usage
+from bot.conversation.failures import ModelError
 from bot.conversation.history import ChannelContext
 from bot.conversation.memory import ConversationMemory, Turn
-from bot.llm import Completion, ModelError
 from bot.replies.producer import Arrival
 from bot.replies.tasks import ReplyTasks
 from bot.replies.typing_indicator import TypingIndicator

@@ -16,9 +16,11 @@ from bot.config.base import EnvSettings
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings, build_client
+from bot.llm import ChatModel
 from bot.runtime.logs import LogSettings
 from bot.storage import StorageConfig
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
+from tests.standins.openai_server import OpenAIStandIn
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -28,6 +30,14 @@ E = TypeVar("E", bound=EnvSettings)
 
 TEST_PRODUCT = "prod-standin"
 SYSTEM_PROMPT = "You are the test assistant."
+
+
+def model_for(
+    standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+) -> ChatModel:
+    """A :class:`ChatModel` built as the bot builds it (the base URL from OPENAI_BASE_URL)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+    return ChatModel(make_settings(**overrides))
 
 
 def make_settings(**overrides: Any) -> Settings:

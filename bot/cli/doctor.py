@@ -27,6 +27,7 @@ import discord.http
 import greenflash
 import openai
 
+from bot.cli.model_probe import probe_model
 from bot.cli.preflight import (
     GREENFLASH_DEFAULT_URL,
     OPENAI_DEFAULT_URL,
@@ -40,7 +41,6 @@ from bot.config.environment import WHERE_SETTINGS_GO, load_configuration
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings, build_client, describe
-from bot.llm import probe_model
 from bot.storage import (
     DATABASE_ERRORS,
     SchemaState,

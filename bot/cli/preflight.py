@@ -14,7 +14,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
@@ -130,7 +130,7 @@ async def warn_if_unreachable(service: str, url: str, settings: StartupSettings)
     return True
 
 
-async def finished_within(task: asyncio.Future[object], seconds: float) -> bool:
+async def finished_within(task: asyncio.Future[Any], seconds: float) -> bool:
     """Wait for ``task`` up to ``seconds`` without cancelling it: a discord.py REST call
     must never be cancelled mid-flight (see :mod:`bot.runtime.uncancelled`); the caller ends it by
     closing its client instead."""
@@ -138,7 +138,7 @@ async def finished_within(task: asyncio.Future[object], seconds: float) -> bool:
     return bool(done)
 
 
-def abandon(task: asyncio.Future[object]) -> None:
+def abandon(task: asyncio.Future[Any]) -> None:
     """Nobody will await ``task`` (its client is being closed); take its outcome when it
     ends so asyncio does not report it."""
     task.add_done_callback(_retrieve)

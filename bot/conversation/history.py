@@ -19,10 +19,10 @@ from bot.attachments.kinds import AttachmentBatch, AttachmentRef
 from bot.attachments.model_content import turn_text
 from bot.config.settings import Settings
 from bot.conversation.exchange import Prompt
+from bot.conversation.failures import is_polite_failure
 from bot.conversation.memory import ConversationMemory, Turn
 from bot.conversation.notices import RESET_MARKER, is_notice
 from bot.conversation.triggers import attachment_refs, classify, readable_text, replied_refs
-from bot.llm import is_polite_failure
 from bot.runtime.uncancelled import uncancelled
 
 log = logging.getLogger(__name__)
