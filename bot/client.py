@@ -1,8 +1,11 @@
 """The discord.py client: the receiving side of every conversation.
 
-``on_message`` decides whether a message is addressed to the bot, logs the user's half of
-the exchange to Greenflash (fire-and-forget), and hands the message to the chat cog, which
-produces the reply. That hand-off is the one explicit call ``self.chat.answer_message``.
+``on_message`` decides whether a message is addressed to the bot; :meth:`ChatBot.accept`,
+which ``/ask`` calls too, runs the receiving steps both share (cooldown, the persona and
+model in effect, the user's half of the exchange logged to Greenflash, the daily budget)
+and hands the prompt to the chat cog, which produces the reply. That hand-off is the one
+explicit call ``self.chat.answer``; the bot names the cog only through the
+:class:`~bot.replies.producer.ReplyProducer` protocol, so ``bot/`` never imports ``cogs/``.
 
 The client is always an ``AutoShardedBot``: with no shard settings it asks Discord for the
 recommended count, and with ``SHARD_COUNT``/``SHARD_IDS`` each worker runs its own slice.
@@ -16,30 +19,33 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 import discord
 from discord.ext import commands
 
+from bot.analytics.calls import Analytics
+from bot.attachments.config import AttachmentSettings
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.conversation.admins import is_admin
 from bot.conversation.exchange import Prompt, Trigger, Voice
-from bot.conversation.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
+from bot.conversation.notices import BUDGET_REACHED, COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
 from bot.conversation.personas import voice_of
 from bot.conversation.triggers import classify, prompt_from_message
-from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.greenflash_client import GreenflashSettings, build_client
 from bot.llm import ChatModel
+from bot.replies.index import ReplyIndex
+from bot.replies.producer import Arrival, ReplyProducer
+from bot.replies.writer import MessageTarget, ReplyRefused, ReplyWriter
 from bot.runtime import command_sync, discord_patches
+from bot.runtime.command_tree import ChatCommandTree
 from bot.runtime.foreground import Foreground
 from bot.runtime.loop_watchdog import LoopWatchdog
 from bot.runtime.request_budget import RequestBudget
 from bot.storage import SchemaState, Storage, StorageConfig, describe
-
-if TYPE_CHECKING:
-    from cogs.chat import Chat
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +76,7 @@ class ChatBot(commands.AutoShardedBot):
         products: ProductConfig,
         greenflash_settings: GreenflashSettings,
         storage: StorageConfig,
+        attachments: AttachmentSettings,
         attachment_origins: Iterable[Origin] = DISCORD_CDN_ORIGINS,
     ) -> None:
         """``attachment_origins``: where attachment bytes may be fetched from; Discord's CDN
@@ -77,15 +84,20 @@ class ChatBot(commands.AutoShardedBot):
         discord_patches.apply()
         # Counts every 401/403/429 discord.py receives, retried 429s included.
         self.request_budget = RequestBudget()
+        # Given only when set: discord.py's default (None) asks Discord for the slice.
+        shard_ids: dict[str, Any] = (
+            {"shard_ids": list(settings.shard_ids)} if settings.shard_ids else {}
+        )
         super().__init__(
             http_trace=self.request_budget.trace_config(),
             command_prefix=commands.when_mentioned,
             help_command=None,
+            tree_cls=ChatCommandTree,
             intents=build_intents(settings),
             allowed_mentions=discord.AllowedMentions.none(),
             activity=discord.Activity(type=discord.ActivityType.listening, name="/ask"),
             shard_count=settings.shard_count,
-            shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
+            **shard_ids,
         )
         self.settings = settings
         self.cooldowns: commands.CooldownMapping[Prompt] = commands.CooldownMapping(
@@ -97,8 +109,8 @@ class ChatBot(commands.AutoShardedBot):
         self._shutdown: asyncio.Task[None] | None = None
         # Both SDKs open their HTTP sessions lazily, on first use inside the running loop.
         self.model = ChatModel(settings)
-        self.attachments = AttachmentFetcher(settings.attachments, origins=attachment_origins)
-        self.vision = settings.attachments.vision_for(settings.model)
+        self.attachments = AttachmentFetcher(attachments, origins=attachment_origins)
+        self.vision = attachments.vision_for(settings.model)
         self.foreground = Foreground()
         self.analytics = Analytics(
             build_client(greenflash_settings),
@@ -109,6 +121,7 @@ class ChatBot(commands.AutoShardedBot):
             foreground=self.foreground,
         )
         self.storage = Storage(storage)
+        self.reply_index = ReplyIndex()
 
     async def setup_hook(self) -> None:
         self.watchdog.start()
@@ -154,8 +167,12 @@ class ChatBot(commands.AutoShardedBot):
         )
 
     @property
-    def chat(self) -> Chat:
-        return self.get_cog("Chat")  # type: ignore[return-value]
+    def chat(self) -> ReplyProducer:
+        """The cog that produces replies (``cogs/chat.py``)."""
+        cog = self.get_cog("Chat")
+        if not isinstance(cog, ReplyProducer):
+            raise RuntimeError("the chat cog is not loaded")
+        return cog
 
     def retry_after(self, prompt: Prompt) -> float | None:
         """discord.py's per-user cooldown, shared by messages and ``/ask``."""
@@ -171,7 +188,7 @@ class ChatBot(commands.AutoShardedBot):
         )
 
     async def on_message(self, message: discord.Message) -> None:
-        """Receive: decide, log the user's message, hand off to the chat cog."""
+        """Receive: decide whether the message is addressed to the bot, then accept it."""
         if not self.accepting or self.user is None:
             return
         trigger = classify(message, self.user, self.settings)
@@ -181,16 +198,60 @@ class ChatBot(commands.AutoShardedBot):
         if not prompt.text and not prompt.attachment_refs:
             await self._answer_empty(message, trigger)
             return
+        await self.accept(prompt, message.author, MessageTarget(message))
+
+    async def accept(self, prompt: Prompt, author: discord.abc.User, arrival: Arrival) -> None:
+        """The receiving steps every prompt goes through, whichever way it arrived: the
+        per-user cooldown, acknowledging it, the persona and model in effect, the user's
+        half logged to Greenflash (once its attachments are read), the daily budget, and
+        the hand-off to the chat cog."""
         retry = self.retry_after(prompt)
         if retry:
-            await self.chat.notify(message, COOLDOWN.format(seconds=retry), delete_after=retry)
+            await arrival.refuse(COOLDOWN.format(seconds=retry), for_seconds=retry)
             return
+        await arrival.acknowledge()
         if prompt.truncated:
-            log.info("prompt truncated to %d chars: message=%s", len(prompt.text), message.id)
-        prompt = await self.in_effect(prompt, message.author)
+            log.info("prompt truncated to %d chars: message=%s", len(prompt.text),
+                     prompt.message_id)
+        prompt = await self.in_effect(prompt, author)
         read = asyncio.create_task(self._read_attachments(prompt))
-        self.analytics.keep(asyncio.create_task(self._log_user(read)))
-        await self.chat.answer_message(message, prompt, read)
+        self.analytics.user_message(read)
+        if await self._over_budget(prompt, arrival):
+            return
+        await self.chat.answer(prompt, arrival, read)
+
+    async def _over_budget(self, prompt: Prompt, arrival: Arrival) -> bool:
+        """Past today's budget: the notice instead of a reply (admins exempt when the
+        operator says so), and a negative ``daily_budget_reached`` event. Checked after the
+        question is logged, so Greenflash shows what was refused. A budget the database
+        could not check is not enforced (:meth:`Storage.check_budget`)."""
+        storage = self.storage
+        if prompt.admin and storage.config.budget_exempt_admins:
+            return False
+        check = await storage.check_budget(prompt.guild_id, prompt.user_id)
+        if not check.over or check.usage is None:
+            return False
+        notice = BUDGET_REACHED.format(resets=int(check.resets_at.timestamp()))
+        try:
+            await ReplyWriter(arrival).finish(notice)
+        except ReplyRefused as refusal:
+            log.warning("could not post the budget notice in channel %s to %s: %s",
+                        prompt.channel_id, prompt.message_id, refusal)
+            self.analytics.reply_failed(prompt, refusal.reason, partial=False)
+        self.analytics.prompt_outcome(
+            prompt,
+            "daily_budget_reached",
+            influence="negative",
+            value="over the daily budget",
+            properties={
+                "tokens_used": check.usage.tokens,
+                "messages_used": check.usage.messages,
+                "token_budget": check.budget.tokens or 0,
+                "message_budget": check.budget.messages or 0,
+                "resets_at": check.resets_at.isoformat(),
+            },
+        )
+        return True
 
     async def _read_attachments(self, prompt: Prompt) -> Prompt:
         """The prompt with its attachments downloaded: the question's, then the replied
@@ -201,22 +262,17 @@ class ChatBot(commands.AutoShardedBot):
         replied = await self.attachments.fetch(
             prompt.replied_refs,
             vision=self.vision,
-            max_images=self.settings.attachments.max_images - len(own.images),
+            max_images=self.attachments.settings.max_images - len(own.images),
         ) if prompt.replied_refs else AttachmentBatch()
         return replace(prompt, attachments=AttachmentBatch(own.items + replied.items))
-
-    async def _log_user(self, read: asyncio.Task[Prompt]) -> None:
-        """Log the question once its attachments are read (its ``created_at`` is Discord's,
-        so Greenflash still orders it before the answer)."""
-        await self.analytics.log_user_message(await asyncio.shield(read))
 
     async def _answer_empty(self, message: discord.Message, trigger: Trigger) -> None:
         """Stickers alone get told we cannot read them; a bare mention gets a hint; an empty
         message in a chat channel (an embed, a sticker-less join) is ignored."""
         if message.stickers:
-            await self.chat.notify(message, STICKERS_ONLY)
+            await MessageTarget(message).refuse(STICKERS_ONLY)
         elif trigger in (Trigger.MENTION, Trigger.REPLY, Trigger.DM):
-            await self.chat.notify(message, EMPTY_MENTION)
+            await MessageTarget(message).refuse(EMPTY_MENTION)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         if self.settings.guild_allowed(guild.id):
@@ -237,7 +293,7 @@ class ChatBot(commands.AutoShardedBot):
 
     async def _close_once(self) -> None:
         self.accepting = False
-        if self.get_cog("Chat") is not None:
+        if isinstance(self.get_cog("Chat"), ReplyProducer):
             await self.chat.drain(self.settings.shutdown_grace_seconds / 2)
         await self.analytics.close()
         await self.model.close()

@@ -1,9 +1,10 @@
 """Talking to the model: turns in, text out. Knows nothing of Discord.
 
 The OpenAI SDK already retries 429/5xx with backoff and enforces the timeout, so this module
-only shapes the request and turns the SDK's error classes into one polite sentence a Discord
-user can act on. Streaming and non-streaming share one entry point so the chat cog does not
-care which the operator chose (some OpenAI-compatible servers cannot stream).
+only shapes the request and turns the SDK's error classes into a failure kind, whose polite
+sentence (:mod:`bot.conversation.failures`) a Discord user can act on. Streaming and
+non-streaming share one entry point so the chat cog does not care which the operator chose
+(some OpenAI-compatible servers cannot stream).
 
 The request shape fits every current OpenAI model and older OpenAI-compatible servers:
 
@@ -30,10 +31,9 @@ errors").
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import httpx2
@@ -41,116 +41,13 @@ import openai
 
 from bot.attachments.model_content import message_content, rejects_images
 from bot.config.settings import Settings
-from bot.conversation.exchange import Usage, Voice
+from bot.conversation.exchange import Completion, Usage, Voice
+from bot.conversation.failures import FailureKind, ModelError
 from bot.conversation.memory import Turn
-from bot.replies.splitting import close_open_fence
 
 log = logging.getLogger(__name__)
 
 OnText = Callable[[str], Awaitable[None]]
-
-
-class FailureKind(enum.StrEnum):
-    QUOTA = "quota"
-    RATE_LIMITED = "rate_limited"
-    TIMEOUT = "timeout"
-    UNREACHABLE = "unreachable"
-    SERVER_ERROR = "server_error"
-    REJECTED = "rejected"
-    MISCONFIGURED = "misconfigured"
-    EMPTY = "empty"
-
-
-POLITE = {
-    FailureKind.QUOTA: "I've reached my usage limit with the AI service, so I can't answer "
-    "right now. Please try again later.",
-    FailureKind.RATE_LIMITED: "The AI service is busy right now. Please try again in a minute.",
-    FailureKind.TIMEOUT: "The AI service took too long to answer. Please try again in a moment.",
-    FailureKind.UNREACHABLE: "I couldn't reach the AI service just now. Please try again in a "
-    "moment.",
-    FailureKind.SERVER_ERROR: "The AI service had a problem answering. Please try again in a "
-    "moment.",
-    FailureKind.REJECTED: "The AI service couldn't answer that request. Try rephrasing it, or "
-    "use /reset to start a fresh conversation.",
-    FailureKind.MISCONFIGURED: "I'm not set up correctly to reach the AI service; a server "
-    "admin needs to check my configuration.",
-    FailureKind.EMPTY: "The AI service returned an empty answer. Please try asking again.",
-}
-
-
-def is_polite_failure(content: str) -> bool:
-    """A message the bot posted for a failed model call (possibly after a cut-off stream)."""
-    return content.endswith(tuple(POLITE.values()))
-
-
-class ModelError(Exception):
-    """A failed model call, carrying what the user should read and what was shown so far."""
-
-    def __init__(self, kind: FailureKind, detail: str, partial_text: str = "") -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.partial_text = partial_text
-
-    @property
-    def user_message(self) -> str:
-        return POLITE[self.kind]
-
-
-LENGTH_NOTE = "⚠️ *The answer was cut short (token limit).*"
-PROBE_TOKENS = 32
-"""Tokens the doctor's probe allows: enough for a reply from a chat model; a reasoning
-model may spend them all thinking, which still proves the request shape was accepted."""
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """The model's answer. ``finish_reason`` is the API's own ("stop", "length", ...)."""
-
-    text: str
-    model: str
-    usage: Usage
-    finish_reason: str | None = None
-    refused: bool = False
-    images_dropped: bool = False
-    """The server refused the images, and this answer came from a retry without them."""
-
-    @property
-    def cut_off(self) -> bool:
-        """The token limit ended the answer: the user must not take it as complete."""
-        return self.finish_reason == "length"
-
-    @property
-    def shown_text(self) -> str:
-        """The text as the user should see it: a cut-short answer says so at its end."""
-        if not self.cut_off:
-            return self.text
-        return f"{close_open_fence(self.text)}\n\n{LENGTH_NOTE}"
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
-    """What the doctor reports: did the model accept the bot's request shape."""
-
-    ok: bool
-    detail: str
-    refused_parameter: str | None = None
-
-    @property
-    def fix(self) -> str:
-        if self.ok:
-            return ""
-        if self.refused_parameter is None:
-            return "check OPENAI_MODEL, OPENAI_BASE_URL and OPENAI_EXTRA_BODY"
-        setting = _SETTING_FOR.get(self.refused_parameter, "OPENAI_EXTRA_BODY")
-        return f"change or unset {setting}"
-
-
-_SETTING_FOR = {
-    "temperature": "OPENAI_TEMPERATURE",
-    "reasoning_effort": "OPENAI_REASONING_EFFORT",
-    "max_tokens": "OPENAI_TOKEN_PARAMETER",
-    "max_completion_tokens": "OPENAI_TOKEN_PARAMETER",
-}
 
 
 def classify_error(error: Exception) -> FailureKind:
@@ -194,7 +91,7 @@ class _ReadTimeoutIsFinal(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _server_message(error: openai.APIStatusError) -> str:
+def server_message(error: openai.APIStatusError) -> str:
     """The ``message`` of the server's error object, without the SDK's status prefix."""
     body = error.body
     message = body.get("message") if isinstance(body, dict) else None
@@ -206,10 +103,10 @@ def _refused_images(error: openai.BadRequestError, turns: Sequence[Turn]) -> boo
     return any(turn.images for turn in turns) and rejects_images(error.body)
 
 
-def _refuses(error: openai.BadRequestError, parameter: str) -> bool:
+def refuses(error: openai.BadRequestError, parameter: str) -> bool:
     """A 400 about ``parameter``: OpenAI names it in ``param``; older servers only in the
     message ("Unrecognized request argument supplied: max_completion_tokens")."""
-    return error.param == parameter or parameter in _server_message(error)
+    return error.param == parameter or parameter in server_message(error)
 
 
 class ChatModel:
@@ -228,9 +125,9 @@ class ChatModel:
             "max_completion_tokens" if self.adapt_token_parameter else settings.token_parameter
         )
         timeout = httpx2.Timeout(settings.openai_timeout, connect=settings.openai_connect_timeout)
-        # base_url comes from OPENAI_BASE_URL, read by the SDK itself.
         self.client = client or openai.AsyncOpenAI(
-            api_key=settings.openai_api_key,
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
             timeout=timeout,
             max_retries=settings.openai_max_retries,
             http_client=openai.DefaultAsyncHttpxClient(
@@ -283,7 +180,7 @@ class ChatModel:
                 if not _refused_images(error, turns):
                     raise
                 log.warning("the model server refused the images (%s); answering from the "
-                            "text: model=%s", _server_message(error), voice.model)
+                            "text: model=%s", server_message(error), voice.model)
             text_only = [replace(turn, images=()) for turn in turns]
             completion = await self._answer(
                 text_only, voice, track if on_text is not None else None
@@ -323,14 +220,14 @@ class ChatModel:
             params["extra_body"] = self.extra_body
         return params
 
-    def _tunable_fields(self) -> list[str]:
+    def tunable_fields(self) -> list[str]:
         """The request fields an operator's settings put there, as a 400 may name them."""
         fixed = {"model", "messages", "extra_body"}
         return [name for name in self._params([], 1) if name not in fixed] + [*self.extra_body]
 
     def _adapt(self, error: openai.BadRequestError) -> bool:
         """Switch the token parameter's name when the server refused the one sent."""
-        if not self.adapt_token_parameter or not _refuses(error, self.token_parameter):
+        if not self.adapt_token_parameter or not refuses(error, self.token_parameter):
             return False
         other = "max_tokens" if self.token_parameter == "max_completion_tokens" else (
             "max_completion_tokens"
@@ -342,7 +239,7 @@ class ChatModel:
         self.token_parameter = other
         return True
 
-    async def _create(
+    async def create(
         self,
         messages: list[dict[str, Any]],
         *,
@@ -351,7 +248,8 @@ class ChatModel:
         **extra: Any,
     ) -> Any:
         """``chat.completions.create`` with the bot's parameters, adapting the token
-        parameter's name once when the server refuses it."""
+        parameter's name once when the server refuses it; the doctor's probe
+        (:mod:`bot.cli.model_probe`) sends through it too, so it checks what replies send."""
         try:
             return await self.client.chat.completions.create(
                 **self._params(messages, max_tokens, model), **extra
@@ -364,7 +262,7 @@ class ChatModel:
         )
 
     async def _complete(self, turns: Sequence[Turn], voice: Voice) -> Completion:
-        response = await self._create(
+        response = await self.create(
             self.build_messages(turns, voice.system_prompt),
             max_tokens=self.max_tokens,
             model=voice.model,
@@ -391,7 +289,7 @@ class ChatModel:
         model = voice.model
         usage = Usage()
         finish_reason: str | None = None
-        stream = await self._create(
+        stream = await self.create(
             self.build_messages(turns, voice.system_prompt),
             max_tokens=self.max_tokens,
             model=voice.model,
@@ -422,44 +320,5 @@ class ChatModel:
             refused=bool(refusal) and not content,
         )
 
-    async def probe(self) -> ProbeResult:
-        """One small completion with the bot's own request shape, for ``doctor``.
-
-        An answer cut by the small token limit, even an empty one (a reasoning model may
-        spend every token thinking), still proves the parameters were accepted.
-        """
-        messages = [
-            {"role": "system", "content": self.system_prompt},
-            {"role": "user", "content": "Reply with the word OK."},
-        ]
-        try:
-            response = await self._create(messages, max_tokens=PROBE_TOKENS)
-        except openai.BadRequestError as error:
-            refused = error.param if isinstance(error.param, str) else next(
-                (field for field in self._tunable_fields() if _refuses(error, field)), None
-            )
-            named = f"refused {refused!r}: " if refused else "refused the request: "
-            return ProbeResult(False, named + _server_message(error), refused)
-        except openai.APIError as error:
-            return ProbeResult(False, f"could not complete: {classify_error(error)} ({error})")
-        choice = response.choices[0] if response.choices else None
-        finish = choice.finish_reason if choice else None
-        if finish not in {"stop", "length"}:
-            return ProbeResult(False, f"answered with finish_reason={finish!r}")
-        return ProbeResult(
-            True,
-            f"{response.model or self.model!r} accepts the bot's request "
-            f"({self.token_parameter}, finish_reason={finish})",
-        )
-
     async def close(self) -> None:
         await self.client.close()
-
-
-async def probe_model(settings: Settings) -> ProbeResult:
-    """:meth:`ChatModel.probe` with a model of its own, closed afterwards."""
-    model = ChatModel(settings)
-    try:
-        return await model.probe()
-    finally:
-        await model.close()

@@ -10,7 +10,6 @@ announced publicly in one line, so people in the channel know what they are talk
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -135,24 +134,18 @@ class Assistant(commands.Cog):
             before = persona_name(change.old, change.channel_id)
         else:
             value, before = change.new or "default", change.old or "default"
-        analytics = self.bot.analytics
-        analytics.keep(
-            asyncio.create_task(
-                analytics.record_event(
-                    CHANGE_EVENTS[change.setting],
-                    guild_id=change.guild_id,
-                    conversation_id=interaction.channel_id or 0,
-                    user_id=change.user_id,
-                    source_id=interaction.id,
-                    influence="neutral",
-                    value=value,
-                    properties={
-                        "previous": before,
-                        "scope": "server" if change.channel_id is None else "channel",
-                    },
-                    occurred_at=interaction.created_at,
-                )
-            )
+        self.bot.analytics.command_event(
+            CHANGE_EVENTS[change.setting],
+            guild_id=change.guild_id,
+            channel_id=interaction.channel_id or 0,
+            user_id=change.user_id,
+            interaction_id=interaction.id,
+            value=value,
+            at=interaction.created_at,
+            properties={
+                "previous": before,
+                "scope": "server" if change.channel_id is None else "channel",
+            },
         )
 
     @persona.command(name="set", description="Give this channel (or thread) its own persona.")

@@ -1,40 +1,29 @@
-"""Slash commands: ``/ask``, ``/reset``, ``/help`` and ``/feedback``, and their errors.
+"""Slash commands: ``/ask``, ``/reset``, ``/help`` and ``/feedback``.
 
-``/ask`` is a receiving side like ``on_message``: it checks, defers at once (Discord kills an
-interaction not answered within 3 s, and models are slower than that), logs the prompt to
-Greenflash, and hands it to the chat cog. Refusals are ephemeral so they clutter nobody's
-channel.
+``/ask`` is a receiving side like ``on_message``: both go through :meth:`ChatBot.accept`,
+which defers the interaction at once (Discord kills an interaction not answered within 3 s,
+and models are slower than that). The rules every command obeys (shutdown, allowlists,
+well-formed options) and its errors are the tree's (:mod:`bot.runtime.command_tree`).
+Refusals are ephemeral so they clutter nobody's channel.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.conversation.notices import COOLDOWN, RESET_DONE
+from bot.conversation.notices import RESET_DONE
 from bot.conversation.personas import DEFAULT_PERSONA
 from bot.conversation.triggers import prompt_from_interaction, thread_parent
+from bot.replies.writer import InteractionTarget
+from bot.runtime.command_tree import NOT_HERE, tell
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
 
-log = logging.getLogger(__name__)
-
-NOT_HERE = "I'm not enabled here."
-RESTARTING = "I'm restarting right now. Please try again in a moment."
-_PYTHON_TYPES = {
-    discord.AppCommandOptionType.string: (str,),
-    discord.AppCommandOptionType.integer: (int,),
-    discord.AppCommandOptionType.number: (int, float),
-    discord.AppCommandOptionType.boolean: (bool,),
-}
-BAD_OPTIONS = "That command's options don't look right. Try `/help` to see how to use it."
-FAILED = "Something went wrong on my side. Please try again."
 PRIVACY = (
     "Conversations with me (the messages addressed to me, the text of files attached to "
     "them, and my answers) are sent to Greenflash, an analytics service, to improve the "
@@ -49,79 +38,9 @@ def persona_line(persona: str) -> str:
     return "set by this server's admins (`/persona show`)"
 
 
-class NotHere(app_commands.CheckFailure):
-    """The command was used in a guild outside the allowlist, or in a DM with DMs off."""
-
-
-class Restarting(app_commands.CheckFailure):
-    """The bot is shutting down and takes no new work."""
-
-
-class MalformedOptions(app_commands.CheckFailure):
-    """Options that Discord's own client would have refused."""
-
-
-def malformed_option(command: app_commands.Command, options: list[dict]) -> str | None:
-    """The first option whose name, type or range does not match the command's schema.
-
-    Discord's clients enforce the schema, but discord.py trusts the payload: a stale client
-    (commands changed since it cached them) or a forged request reaches the command as is.
-    """
-    for option in options:
-        parameter = command.get_parameter(str(option.get("name")))
-        if parameter is None or parameter.type.value != option.get("type"):
-            return f"unknown option {option.get('name')!r}"
-        value = option.get("value")
-        expected = _PYTHON_TYPES.get(parameter.type)
-        if expected is None:
-            continue
-        if not isinstance(value, expected) or (bool not in expected and isinstance(value, bool)):
-            return f"{parameter.name} has the wrong type"
-        size = len(value) if isinstance(value, str) else value
-        low, high = parameter.min_value, parameter.max_value
-        if (low is not None and size < low) or (high is not None and size > high):
-            return f"{parameter.name} is out of range"
-    return None
-
-
-async def tell(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral answer, whether or not the interaction was already acknowledged."""
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.response.send_message(text, ephemeral=True)
-
-
 class Commands(commands.Cog):
     def __init__(self, bot: ChatBot) -> None:
         self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.bot.tree.on_error = self.on_app_command_error
-
-    async def cog_unload(self) -> None:
-        self.bot.tree.on_error = app_commands.CommandTree.on_error.__get__(self.bot.tree)
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Every command: not during shutdown, only where the bot is enabled, and only with
-        well-formed options."""
-        if not self.bot.accepting:
-            raise Restarting
-        settings = self.bot.settings
-        allowed = (
-            settings.answer_dms
-            if interaction.guild_id is None
-            else settings.guild_allowed(interaction.guild_id)
-        )
-        if not allowed:
-            raise NotHere
-        command = interaction.command
-        options = (interaction.data or {}).get("options", [])
-        if isinstance(command, app_commands.Command):
-            problem = malformed_option(command, options)  # type: ignore[arg-type]
-            if problem:
-                raise MalformedOptions(problem)
-        return True
 
     @app_commands.command(name="ask", description="Ask the AI assistant a question.")
     @app_commands.describe(prompt="Your question or request")
@@ -132,15 +51,7 @@ class Commands(commands.Cog):
         if not question.text:
             await tell(interaction, "Please type a question after `/ask`.")
             return
-        retry = self.bot.retry_after(question)
-        if retry:
-            await tell(interaction, COOLDOWN.format(seconds=retry))
-            return
-        await interaction.response.defer(thinking=True)
-        question = await self.bot.in_effect(question, interaction.user)
-        analytics = self.bot.analytics
-        analytics.keep(asyncio.create_task(analytics.log_user_message(question)))
-        await self.bot.chat.answer_interaction(interaction, question)
+        await self.bot.accept(question, interaction.user, InteractionTarget(interaction))
 
     @app_commands.command(name="reset", description="Start a fresh conversation in this channel.")
     async def reset(self, interaction: discord.Interaction) -> None:
@@ -150,20 +61,14 @@ class Commands(commands.Cog):
         self.bot.chat.reset(interaction.channel_id)
         # Not ephemeral: the message is the marker that keeps the reset across restarts.
         await interaction.response.send_message(RESET_DONE)
-        analytics = self.bot.analytics
-        analytics.keep(
-            asyncio.create_task(
-                analytics.record_event(
-                    "conversation_reset",
-                    guild_id=interaction.guild_id,
-                    conversation_id=interaction.channel_id,
-                    user_id=interaction.user.id,
-                    source_id=interaction.id,
-                    influence="neutral",
-                    value="reset",
-                    occurred_at=interaction.created_at,
-                )
-            )
+        self.bot.analytics.command_event(
+            "conversation_reset",
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            interaction_id=interaction.id,
+            value="reset",
+            at=interaction.created_at,
         )
 
     @app_commands.command(name="help", description="What this bot does and how to use it.")
@@ -206,46 +111,16 @@ class Commands(commands.Cog):
         if interaction.channel_id is None:
             await tell(interaction, NOT_HERE)
             return
-        analytics = self.bot.analytics
-        analytics.keep(
-            asyncio.create_task(
-                analytics.rate(
-                    guild_id=interaction.guild_id,
-                    conversation_id=interaction.channel_id,
-                    rating=rating,
-                    rating_min=1,
-                    rating_max=5,
-                    rated_at=interaction.created_at,
-                    feedback=(comment or "").strip() or None,
-                )
-            )
+        self.bot.analytics.rating(
+            guild_id=interaction.guild_id,
+            conversation_id=interaction.channel_id,
+            rating=rating,
+            rating_min=1,
+            rating_max=5,
+            rated_at=interaction.created_at,
+            feedback=(comment or "").strip() or None,
         )
         await tell(interaction, f"Thanks for the feedback ({rating}/5)!")
-
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        """One place for command errors: users get a sentence, operators the traceback."""
-        if isinstance(
-            error,
-            MalformedOptions
-            | app_commands.TransformerError
-            | app_commands.CommandSignatureMismatch
-            | app_commands.CommandNotFound,
-        ):
-            log.info("bad slash command input from %s: %s", interaction.user.id, error)
-            text = BAD_OPTIONS
-        elif isinstance(error, NotHere):
-            text = NOT_HERE
-        elif isinstance(error, Restarting):
-            text = RESTARTING
-        else:
-            log.error("slash command failed", exc_info=error)
-            text = FAILED
-        try:
-            await tell(interaction, text)
-        except discord.HTTPException as send_error:
-            log.warning("could not report a command error: %s", send_error)
 
 
 async def setup(bot: ChatBot) -> None:

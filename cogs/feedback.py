@@ -34,9 +34,9 @@ import discord
 from discord.ext import commands
 
 from bot.analytics.verdicts import RATED, Recent, Tally
+from bot.conversation.history import reply_anchor
 from bot.conversation.notices import is_notice
 from bot.runtime.uncancelled import uncancelled
-from cogs.chat import reply_anchor
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -83,20 +83,15 @@ class Feedback(commands.Cog):
             if not counted and not change(emoji, payload.user_id, payload.message_id):
                 return  # a bot's removal, or a repeat: the verdict stands
             rating, summary = tally.rating, tally.summary()
-        analytics = self.bot.analytics
-        analytics.keep(
-            asyncio.create_task(
-                analytics.rate(
-                    guild_id=payload.guild_id,
-                    conversation_id=payload.channel_id,
-                    message_id=reply_id,
-                    rating=rating,
-                    rating_min=-1,
-                    rating_max=1,
-                    rated_at=reacted_at,
-                    feedback=summary,
-                )
-            )
+        self.bot.analytics.rating(
+            guild_id=payload.guild_id,
+            conversation_id=payload.channel_id,
+            message_id=reply_id,
+            rating=rating,
+            rating_min=-1,
+            rating_max=1,
+            rated_at=reacted_at,
+            feedback=summary,
         )
 
     def _by_a_person(self, payload: discord.RawReactionActionEvent) -> bool:
@@ -112,7 +107,7 @@ class Feedback(commands.Cog):
     async def _tally(self, channel_id: int, message_id: int) -> tuple[int, Tally, bool] | None:
         """The reply ``message_id`` is part of, its tally, and whether that tally already
         counts this change (it was just read from Discord); ``None`` when it is no reply."""
-        first = self.bot.chat.first_part(message_id)
+        first = self.bot.reply_index.first_part(message_id)
         if first is not None and first > self._forgotten_up_to:
             tally = self._tallies.get(first)
             if tally is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from bot.attachments.config import AttachmentSettings
 from bot.attachments.download import Origin
 from bot.client import ChatBot
 from bot.config.products import ProductConfig
@@ -68,6 +69,7 @@ async def running_bot(
     *,
     products: ProductConfig | None = None,
     storage: StorageConfig | None = None,
+    attachments: AttachmentSettings | None = None,
     **greenflash_overrides: Any,
 ) -> AsyncIterator[ChatBot]:
     """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would).
@@ -88,10 +90,11 @@ async def running_bot(
                 database_path=os.path.join(database_dir, "bot.sqlite3"),
                 model_allowlist=(settings.model,),
             ),
+            attachments=attachments or AttachmentSettings(),
             attachment_origins={cdn_origin(stands)},
         )
         fast_startup(bot)
-        runner = asyncio.create_task(bot.start(settings.discord_token))
+        runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
         try:
             await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
             yield bot

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 
 from bot.client import ChatBot
 from tests.bot_harness import Stands, running_bot
+from tests.helpers import configured_variables
 from tests.standins.discord_server import DiscordStandIn
 from tests.standins.greenflash_server import GreenflashStandIn
 from tests.standins.openai_server import OpenAIStandIn
 
 pytest_plugins = ["tests.rest_guard"]
+
+
+@pytest.fixture(autouse=True)
+def no_configuration_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings models read the process environment: a developer's own DISCORD_TOKEN or
+    LOG_LEVEL must not change what a test sees."""
+    for name in configured_variables() & os.environ.keys():
+        monkeypatch.delenv(name)
 
 
 @pytest_asyncio.fixture

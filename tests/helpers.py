@@ -4,44 +4,86 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pytest
+from pydantic import SecretStr
+
+from bot.analytics.calls import Analytics
+from bot.attachments.config import AttachmentSettings
+from bot.cli.preflight import StartupSettings
+from bot.config.base import EnvSettings
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
-from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.greenflash_client import GreenflashSettings, build_client
+from bot.llm import ChatModel
+from bot.runtime.logs import LogSettings
+from bot.storage import StorageConfig
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
+from tests.standins.openai_server import OpenAIStandIn
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
 
 T = TypeVar("T")
+E = TypeVar("E", bound=EnvSettings)
 
 TEST_PRODUCT = "prod-standin"
 SYSTEM_PROMPT = "You are the test assistant."
 
 
+def model_for(
+    standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+) -> ChatModel:
+    """A :class:`ChatModel` built as the bot builds it (the base URL from OPENAI_BASE_URL)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+    return ChatModel(make_settings(**overrides))
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Test settings. Replies are not streamed unless a test asks, so a reply's content is
     final when it is created; tests/replies/test_streaming.py covers the edits."""
-    base = Settings(
-        stream_replies=False,
-        discord_token="unused",
-        openai_api_key="sk-test-openai-key",
-        system_prompt=SYSTEM_PROMPT,
-        openai_timeout=5.0,
-        openai_max_retries=0,
-        cooldown_rate=100,
-    )
-    return replace(base, **overrides)
+    base: dict[str, Any] = {
+        "stream_replies": False,
+        "discord_token": SecretStr("unused"),
+        "openai_api_key": SecretStr("sk-test-openai-key"),
+        "system_prompt": SYSTEM_PROMPT,
+        "openai_timeout": 5.0,
+        "openai_max_retries": 0,
+        "cooldown_rate": 100,
+    }
+    return Settings(**(base | overrides))
 
 
 def greenflash_settings(base_url: str, **overrides: Any) -> GreenflashSettings:
-    base = GreenflashSettings(
-        api_key="gf-test-key", base_url=base_url, timeout=2.0, max_retries=2,
-        drain_seconds=5.0,
-    )
-    return replace(base, **overrides)
+    base: dict[str, Any] = {
+        "api_key": SecretStr("gf-test-key"), "base_url": base_url, "timeout": 2.0,
+        "max_retries": 2, "drain_seconds": 5.0,
+    }
+    return GreenflashSettings(**(base | overrides))
+
+
+SETTINGS_MODELS: tuple[type[EnvSettings], ...] = (
+    Settings, AttachmentSettings, StorageConfig, GreenflashSettings, StartupSettings, LogSettings,
+)
+"""Every settings model :func:`bot.config.environment.load_configuration` reads."""
+
+
+def configured_variables() -> set[str]:
+    return {name for model in SETTINGS_MODELS for name in model.variables().values()}
+
+
+def with_values(settings: E, **overrides: Any) -> E:
+    """``settings`` with ``overrides``, validated again: what ``dataclasses.replace`` was for
+    the settings models (``model_copy`` would not validate)."""
+    return type(settings)(**(settings.model_dump() | overrides))
+
+
+def use_environment(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) -> None:
+    """Exactly ``environ`` among the configured variables (the autouse fixture in
+    ``tests/conftest.py`` has already removed the rest)."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
 
 
 def make_analytics(

@@ -37,9 +37,9 @@ from typing import Any
 import pytest
 
 from bot.config.settings import Settings
+from bot.conversation.failures import POLITE, FailureKind
 from bot.conversation.notices import EMPTY_MENTION, STICKERS_ONLY
-from bot.llm import POLITE, FailureKind
-from cogs.commands import BAD_OPTIONS, NOT_HERE
+from bot.runtime.command_tree import BAD_OPTIONS, NOT_HERE
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import answers_to, barrier, until
 from tests.standins.discord_server import (

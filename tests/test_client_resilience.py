@@ -25,8 +25,8 @@ import pytest
 
 from bot.client import ChatBot
 from bot.config.settings import Settings
+from bot.conversation.failures import POLITE, FailureKind
 from bot.conversation.notices import EMPTY_MENTION
-from bot.llm import POLITE, FailureKind
 from bot.replies.writer import CUT_OFF_MARKER
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import answers_to, until

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import greenflash
 import pytest
 
+from bot.analytics.calls import Analytics
 from bot.analytics.outage import never_sent
 from bot.config.products import ProductConfig
 from bot.conversation.exchange import Prompt, Reply, Trigger, Usage
-from bot.greenflash_client import Analytics, GreenflashSettings, build_client
+from bot.greenflash_client import GreenflashSettings, build_client
 from tests.helpers import (
     SYSTEM_PROMPT,
     TEST_PRODUCT,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any
 
 import pytest
 
+from bot.conversation.exchange import LENGTH_NOTE, Completion
+from bot.conversation.failures import POLITE, FailureKind, ModelError
 from bot.conversation.memory import Turn
-from bot.llm import LENGTH_NOTE, POLITE, ChatModel, Completion, FailureKind, ModelError
-from tests.helpers import SYSTEM_PROMPT, make_settings
+from bot.llm import ChatModel
+from tests.helpers import SYSTEM_PROMPT, make_settings, model_for
 from tests.standins.openai_server import INSUFFICIENT_QUOTA, OpenAIStandIn
 
 TURNS = [
@@ -118,13 +119,6 @@ async def test_refused_connection(model: ChatModel, openai_standin: OpenAIStandI
         await model.reply(TURNS)
     assert caught.value.kind is FailureKind.UNREACHABLE
     await model.close()
-
-
-def model_for(
-    standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch, **overrides: Any
-) -> ChatModel:
-    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
-    return ChatModel(make_settings(**overrides))
 
 
 async def answer(model: ChatModel) -> Completion:
@@ -293,42 +287,3 @@ async def test_unbilled_failures_are_still_retried(
     await model.close()
     assert completion.text.startswith("echo:")
     assert len(openai_standin.requests) == 3
-
-
-@pytest.mark.parametrize(
-    ("overrides", "refused"),
-    [({"temperature": 0.7}, "temperature"), ({"token_parameter": "max_tokens"}, "max_tokens")],
-)
-async def test_probe_names_the_refused_parameter(
-    openai_standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch,
-    overrides: dict[str, Any], refused: str,
-) -> None:
-    model = model_for(openai_standin, monkeypatch, model="gpt-5-mini", **overrides)
-    result = await model.probe()
-    await model.close()
-    assert not result.ok
-    assert result.refused_parameter == refused
-    assert repr(refused) in result.detail
-
-
-async def test_probe_passes_when_a_reasoning_model_spends_every_token_thinking(
-    openai_standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    model = model_for(openai_standin, monkeypatch, model="o4-mini", reasoning_effort="high")
-    openai_standin.script_reply("", finish_reason="length")
-    result = await model.probe()
-    await model.close()
-    assert result.ok, result.detail
-    body = openai_standin.requests[-1]
-    assert body["reasoning_effort"] == "high"
-    assert 1 <= body["max_completion_tokens"] < 800
-
-
-async def test_probe_reports_an_unreachable_server(
-    model: ChatModel, openai_standin: OpenAIStandIn
-) -> None:
-    await openai_standin.stop()
-    result = await model.probe()
-    await model.close()
-    assert not result.ok
-    assert "unreachable" in result.detail

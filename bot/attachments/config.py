@@ -1,7 +1,5 @@
-"""Attachment settings, read from the environment with the bot's :class:`EnvReader`.
-
-:class:`bot.config.settings.Settings` holds them as ``attachments`` and reads them in its own
-``from_env``, so their problems join the one start-up line. The
+"""Attachment settings, read with the others at start-up so their problems join the one
+start-up line (:mod:`bot.config.environment`). The
 bounds come from the services: Discord's default upload limit is 10 MiB, and OpenAI's vision
 guide ("Image input requirements") allows up to 20 MB an image and 50 MB of image bytes in
 one request, so ``ATTACHMENT_MAX_BYTES`` may not exceed the first, nor
@@ -12,11 +10,12 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from bot.config.settings import EnvReader
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.config.base import EnvSettings, one_of
 
 OPENAI_IMAGE_BYTES_PER_REQUEST = 50_000_000
 OPENAI_IMAGE_BYTES = 20 * 1024 * 1024
@@ -52,49 +51,35 @@ def model_sees_images(model: str) -> bool:
     return bool(_SEES_IMAGES.fullmatch(name))
 
 
-@dataclass(frozen=True)
-class AttachmentSettings:
-    max_bytes: int = 8 * 1024 * 1024
-    max_images: int = 4
-    text_max_chars: int = 8_000
-    timeout: float = 10.0
-    vision: VisionMode = VisionMode.AUTO
+class AttachmentSettings(EnvSettings):
+    """How much of an attachment is read, and whether images go to the model."""
+
+    max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=OPENAI_IMAGE_BYTES,
+                           validation_alias="ATTACHMENT_MAX_BYTES")
+    max_images: int = Field(default=4, ge=0, le=DISCORD_MESSAGE_ATTACHMENTS * 2,
+                            validation_alias="ATTACHMENT_MAX_IMAGES")
+    text_max_chars: int = Field(default=8_000, ge=100, validation_alias="ATTACHMENT_TEXT_MAX_CHARS")
+    timeout: float = Field(default=10.0, ge=1.0, validation_alias="ATTACHMENT_TIMEOUT")
+    vision: VisionMode = Field(default=VisionMode.AUTO, validation_alias="VISION")
+
+    @field_validator("vision", mode="before")
+    @classmethod
+    def _vision(cls, raw: Any) -> Any:
+        return one_of(raw, tuple(VisionMode))
+
+    @model_validator(mode="after")
+    def _fits_one_request(self) -> AttachmentSettings:
+        if self.max_images * self.max_bytes > OPENAI_IMAGE_BYTES_PER_REQUEST:
+            raise PydanticCustomError(
+                "settings",
+                "ATTACHMENT_MAX_IMAGES x ATTACHMENT_MAX_BYTES must be at most {limit} "
+                "(OpenAI's image bytes per request; got {product})",
+                {"limit": OPENAI_IMAGE_BYTES_PER_REQUEST,
+                 "product": self.max_images * self.max_bytes},
+            )
+        return self
 
     def vision_for(self, model: str) -> bool:
         if self.vision is VisionMode.AUTO:
             return model_sees_images(model)
         return self.vision is VisionMode.ON
-
-    @classmethod
-    def from_env(cls, reader: EnvReader) -> AttachmentSettings:
-        """Problems are added to ``reader``, so start-up reports them with the others."""
-        raw_vision = reader.text("VISION", cls.vision).lower()
-        if raw_vision not in set(VisionMode):
-            reader.problems.append(f"VISION must be auto, on or off (got {raw_vision!r})")
-            raw_vision = cls.vision
-        settings = cls(
-            max_bytes=reader.integer("ATTACHMENT_MAX_BYTES", cls.max_bytes, minimum=1024),
-            max_images=reader.integer("ATTACHMENT_MAX_IMAGES", cls.max_images),
-            text_max_chars=reader.integer(
-                "ATTACHMENT_TEXT_MAX_CHARS", cls.text_max_chars, minimum=100
-            ),
-            timeout=reader.number("ATTACHMENT_TIMEOUT", cls.timeout, minimum=1.0),
-            vision=VisionMode(raw_vision),
-        )
-        if settings.max_images > DISCORD_MESSAGE_ATTACHMENTS * 2:
-            reader.problems.append(
-                f"ATTACHMENT_MAX_IMAGES must be at most {DISCORD_MESSAGE_ATTACHMENTS * 2} "
-                f"(a question and the message it replies to; got {settings.max_images})"
-            )
-        if settings.max_bytes > OPENAI_IMAGE_BYTES:
-            reader.problems.append(
-                f"ATTACHMENT_MAX_BYTES must be at most {OPENAI_IMAGE_BYTES} (OpenAI's limit per "
-                f"image; got {settings.max_bytes})"
-            )
-        if settings.max_images * settings.max_bytes > OPENAI_IMAGE_BYTES_PER_REQUEST:
-            reader.problems.append(
-                "ATTACHMENT_MAX_IMAGES x ATTACHMENT_MAX_BYTES must be at most "
-                f"{OPENAI_IMAGE_BYTES_PER_REQUEST} (OpenAI's image bytes per request; got "
-                f"{settings.max_images * settings.max_bytes})"
-            )
-        return settings

@@ -27,6 +27,7 @@ import discord.http
 import greenflash
 import openai
 
+from bot.cli.model_probe import probe_model
 from bot.cli.preflight import (
     GREENFLASH_DEFAULT_URL,
     OPENAI_DEFAULT_URL,
@@ -35,18 +36,17 @@ from bot.cli.preflight import (
     host_of,
     reason,
 )
+from bot.config.base import SettingsError
 from bot.config.environment import WHERE_SETTINGS_GO, load_configuration
 from bot.config.products import ProductConfig
-from bot.config.settings import Settings, SettingsError
+from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings, build_client, describe
-from bot.llm import probe_model
 from bot.storage import (
     DATABASE_ERRORS,
     SchemaState,
     StorageConfig,
     check_schema,
     describe_error,
-    engine_url,
     head,
     sqlite_file_missing,
 )
@@ -92,7 +92,7 @@ async def _discord_checks(
     client: discord.Client, settings: Settings, checks: list[Check]
 ) -> None:
     try:
-        await client.login(settings.discord_token)
+        await client.login(settings.discord_token.get_secret_value())
     except discord.LoginFailure:
         checks.append(
             Check(
@@ -191,7 +191,8 @@ async def _channel_check(client: discord.Client, channel_id: int) -> Check:
 
 
 async def check_openai(settings: Settings) -> list[Check]:
-    client = openai.AsyncOpenAI(api_key=settings.openai_api_key, timeout=15, max_retries=1)
+    client = openai.AsyncOpenAI(api_key=settings.openai_api_key.get_secret_value(),
+                                base_url=settings.openai_base_url, timeout=15, max_retries=1)
     try:
         model = await client.models.retrieve(settings.model)
     except openai.AuthenticationError:
@@ -305,7 +306,7 @@ _SCHEMA_LINES = {
 async def check_database(config: StorageConfig, seconds: float = CHECK_SECONDS) -> list[Check]:
     """Reachable and on this release's schema. Only reads: an SQLite file that does not
     exist yet is reported, not created (the bot creates and migrates it at start)."""
-    url = engine_url(config.database_url, config.database_path)
+    url = config.engine_url()
     name = f"Database {describe_url(url)}"
     checks: list[Check] = []
     if not config.database_url and os.environ.get("DYNO"):
@@ -354,7 +355,7 @@ async def diagnose_each(
     storage: StorageConfig | None = None,
 ) -> AsyncIterator[list[Check]]:
     """Each service's checks, in the order they finish; the database's with ``storage``."""
-    openai_url = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_URL
+    openai_url = settings.openai_base_url or OPENAI_DEFAULT_URL
     greenflash_url = greenflash_settings.base_url or GREENFLASH_DEFAULT_URL
     pending = [
         check_discord(settings, seconds),

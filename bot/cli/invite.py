@@ -12,6 +12,7 @@ import sys
 
 import aiohttp
 import discord
+from pydantic import SecretStr
 
 from bot.cli.permissions import invite_url
 from bot.cli.preflight import StartupSettings, Unreachable, discord_within, reason
@@ -19,17 +20,18 @@ from bot.cli.preflight import StartupSettings, Unreachable, discord_within, reas
 _LOGIN_CALLS = 2
 
 
-async def application_id(token: str, startup: StartupSettings) -> int:
+async def application_id(token: SecretStr, startup: StartupSettings) -> int:
     client = discord.Client(intents=discord.Intents.none())
     try:
-        await discord_within(client.login(token), startup.timeout * _LOGIN_CALLS, "login")
+        await discord_within(client.login(token.get_secret_value()),
+                             startup.timeout * _LOGIN_CALLS, "login")
         assert client.application_id is not None  # login sets it from application_info
         return client.application_id
     finally:
         await client.close()
 
 
-def print_invite(token: str, startup: StartupSettings) -> int:
+def print_invite(token: SecretStr, startup: StartupSettings) -> int:
     try:
         app_id = asyncio.run(application_id(token, startup))
     except discord.LoginFailure:

@@ -19,8 +19,9 @@ from dotenv import load_dotenv
 
 import bot
 from bot.cli.preflight import StartupSettings, quiet_voice_warnings
+from bot.config.base import Problems, SettingsError
 from bot.config.environment import WHERE_SETTINGS_GO
-from bot.config.settings import EnvReader, SettingsError
+from bot.config.settings import DiscordLogin
 
 Handler = Callable[[argparse.Namespace], int]
 EXIT_CONFIG = 2
@@ -51,14 +52,14 @@ def _doctor(_: argparse.Namespace) -> int:
 def _invite(_: argparse.Namespace) -> int:
     from bot.cli.invite import print_invite  # noqa: PLC0415
 
-    env = EnvReader()
-    token = env.secret("DISCORD_TOKEN")
+    problems = Problems()
+    login = problems.read(DiscordLogin)
+    startup = problems.read(StartupSettings)
     try:
-        env.raise_if_problems()
-        startup = StartupSettings.from_env()
+        problems.check()
     except SettingsError as error:
         return _configuration_error(error)
-    return print_invite(token, startup)
+    return print_invite(login.discord_token, startup)
 
 
 def _migrate(_: argparse.Namespace) -> int:

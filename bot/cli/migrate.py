@@ -12,6 +12,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from bot.config.base import read_settings
 from bot.storage import (
     DATABASE_ERRORS,
     SchemaState,
@@ -19,7 +20,6 @@ from bot.storage import (
     check_schema,
     describe,
     describe_error,
-    engine_url,
     head,
     migrate,
 )
@@ -28,7 +28,7 @@ EXIT_FAILED = 1
 
 
 async def _migrate(config: StorageConfig, out: TextIO) -> int:
-    url = engine_url(config.database_url, config.database_path)
+    url = config.engine_url()
     where = describe(url)
     try:
         state = await check_schema(url)
@@ -50,4 +50,4 @@ async def _migrate(config: StorageConfig, out: TextIO) -> int:
 
 def run_migrate(out: TextIO = sys.stdout) -> int:
     """Raises :class:`SettingsError` for the caller's one configuration line (exit 2)."""
-    return asyncio.run(_migrate(StorageConfig.from_env(), out))
+    return asyncio.run(_migrate(read_settings(StorageConfig), out))

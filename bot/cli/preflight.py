@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import aiohttp
 import discord
 import discord.http
 import yarl
+from pydantic import Field, SecretStr
 
-from bot.config.settings import EnvReader
+from bot.config.base import EnvSettings
 from bot.runtime.uncancelled import _retrieve
 
 log = logging.getLogger(__name__)
@@ -34,23 +34,12 @@ GREENFLASH_DEFAULT_URL = "https://www.greenflash.ai/api/v1"
 _MAX_BACKOFF = 30.0
 
 
-@dataclass(frozen=True)
-class StartupSettings:
+class StartupSettings(EnvSettings):
     """``STARTUP_TIMEOUT`` bounds each start-up request (and each ``doctor`` check);
     ``STARTUP_ATTEMPTS`` is how often an unreachable Discord is tried before giving up."""
 
-    timeout: float = 10.0
-    attempts: int = 5
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> StartupSettings:
-        env = EnvReader(environ)
-        settings = cls(
-            timeout=env.number("STARTUP_TIMEOUT", cls.timeout, minimum=0.5),
-            attempts=env.integer("STARTUP_ATTEMPTS", cls.attempts, minimum=1),
-        )
-        env.raise_if_problems()
-        return settings
+    timeout: float = Field(default=10.0, ge=0.5, validation_alias="STARTUP_TIMEOUT")
+    attempts: int = Field(default=5, ge=1, validation_alias="STARTUP_ATTEMPTS")
 
 
 class Unreachable(Exception):
@@ -98,7 +87,7 @@ async def _status(session: aiohttp.ClientSession, url: str, headers: dict[str, s
     return status
 
 
-async def reach_discord(token: str, settings: StartupSettings) -> None:
+async def reach_discord(token: SecretStr, settings: StartupSettings) -> None:
     """Until Discord answers the token (``LoginFailure`` if it rejects it), retrying with
     backoff and a line per failed attempt; :class:`Unreachable` after the last attempt."""
     url = f"{discord.http.Route.BASE}/users/@me"
@@ -106,7 +95,9 @@ async def reach_discord(token: str, settings: StartupSettings) -> None:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for attempt in range(1, settings.attempts + 1):
             try:
-                status = await _status(session, url, {"Authorization": f"Bot {token}"})
+                status = await _status(
+                    session, url, {"Authorization": f"Bot {token.get_secret_value()}"}
+                )
             except _Transient as error:
                 if attempt == settings.attempts:
                     raise Unreachable(
@@ -139,7 +130,7 @@ async def warn_if_unreachable(service: str, url: str, settings: StartupSettings)
     return True
 
 
-async def finished_within(task: asyncio.Future[object], seconds: float) -> bool:
+async def finished_within(task: asyncio.Future[Any], seconds: float) -> bool:
     """Wait for ``task`` up to ``seconds`` without cancelling it: a discord.py REST call
     must never be cancelled mid-flight (see :mod:`bot.runtime.uncancelled`); the caller ends it by
     closing its client instead."""
@@ -147,7 +138,7 @@ async def finished_within(task: asyncio.Future[object], seconds: float) -> bool:
     return bool(done)
 
 
-def abandon(task: asyncio.Future[object]) -> None:
+def abandon(task: asyncio.Future[Any]) -> None:
     """Nobody will await ``task`` (its client is being closed); take its outcome when it
     ends so asyncio does not report it."""
     task.add_done_callback(_retrieve)

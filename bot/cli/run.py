@@ -17,6 +17,7 @@ import signal
 import aiohttp
 import discord
 import discord.http
+from pydantic import SecretStr
 
 from bot.cli.preflight import (
     StartupSettings,
@@ -57,10 +58,12 @@ def prepare(products: ProductConfig | None = None) -> tuple[ChatBot, StartupSett
     """Configuration, logging and the bot, ready to run. ``products`` replaces the
     committed ``products.toml`` (the benchmarks run the bot with the stand-in's product)."""
     config = load_configuration()
-    setup_logging([config.settings.discord_token, config.settings.openai_api_key,
-                   config.greenflash.api_key or ""])
+    secrets = [config.settings.discord_token, config.settings.openai_api_key,
+               config.greenflash.api_key, config.storage.database_url]
+    setup_logging([secret for secret in secrets if secret is not None], config.logs)
     bot = ChatBot(config.settings, products=products or config.products,
-                  greenflash_settings=config.greenflash, storage=config.storage)
+                  greenflash_settings=config.greenflash, storage=config.storage,
+                  attachments=config.attachments)
     settle_heap()
     return bot, config.startup
 
@@ -75,13 +78,14 @@ async def _check_others(bot: ChatBot, startup: StartupSettings) -> None:
     await asyncio.gather(*checks)
 
 
-async def _login(bot: ChatBot, token: str, startup: StartupSettings) -> None:
+async def _login(bot: ChatBot, token: SecretStr, startup: StartupSettings) -> None:
     """discord.py's own login, bounded without cancelling it: on time-out the caller closes
     the client, which ends the requests."""
-    await discord_within(bot.login(token), startup.timeout * _LOGIN_CALLS, "login")
+    await discord_within(bot.login(token.get_secret_value()), startup.timeout * _LOGIN_CALLS,
+                         "login")
 
 
-async def _start(bot: ChatBot, token: str, startup: StartupSettings) -> None:
+async def _start(bot: ChatBot, token: SecretStr, startup: StartupSettings) -> None:
     await asyncio.gather(reach_discord(token, startup), _check_others(bot, startup))
     await _login(bot, token, startup)
     await bot.connect()
@@ -112,7 +116,7 @@ def _outcome(error: BaseException) -> int:
     raise error
 
 
-async def run(bot: ChatBot, token: str, startup: StartupSettings | None = None) -> int:
+async def run(bot: ChatBot, token: SecretStr, startup: StartupSettings | None = None) -> int:
     """Run until Discord fails us or a signal asks us to stop, then close once."""
     startup = startup or StartupSettings()
     stop = asyncio.Event()

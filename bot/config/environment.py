@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from bot.attachments.config import AttachmentSettings
 from bot.cli.preflight import StartupSettings
+from bot.config.base import Problems
 from bot.config.products import PRODUCTS_FILE, ProductConfig
-from bot.config.settings import Settings, SettingsError
+from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings
+from bot.runtime.logs import LogSettings
 from bot.storage import StorageConfig
 
 WHERE_SETTINGS_GO = (
@@ -16,13 +19,14 @@ WHERE_SETTINGS_GO = (
     "or, on Heroku, as config vars (heroku config:set NAME=value)"
 )
 
-
 class Configuration(NamedTuple):
     settings: Settings
+    attachments: AttachmentSettings
     greenflash: GreenflashSettings
     products: ProductConfig
     startup: StartupSettings
     storage: StorageConfig
+    logs: LogSettings
 
 
 def shown_path(path: Path) -> str:
@@ -35,31 +39,20 @@ def shown_path(path: Path) -> str:
 
 def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
     """All problems from all sources gathered into one :class:`SettingsError`."""
-    problems: list[str] = []
-    settings = greenflash_settings = products = startup = storage = None
+    problems = Problems()
+    settings = problems.read(Settings)
+    configuration = Configuration(
+        settings=settings,
+        attachments=problems.read(AttachmentSettings),
+        greenflash=problems.read(GreenflashSettings),
+        products=ProductConfig(),
+        startup=problems.read(StartupSettings),
+        storage=problems.read(StorageConfig).allowing(settings.model),
+        logs=problems.read(LogSettings),
+    )
     try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        problems += error.problems
-    try:
-        storage = StorageConfig.from_env(
-            default_model=settings.model if settings else Settings.model
-        )
-    except SettingsError as error:
-        problems += error.problems
-    try:
-        greenflash_settings = GreenflashSettings.from_env()
-    except SettingsError as error:
-        problems += error.problems
-    try:
-        startup = StartupSettings.from_env()
-    except SettingsError as error:
-        problems += error.problems
-    try:
-        products = ProductConfig.load(products_file)
+        configuration = configuration._replace(products=ProductConfig.load(products_file))
     except ValueError as error:  # tomllib.TOMLDecodeError is a ValueError
-        problems.append(f"{shown_path(products_file)}: {error}")
-    if (problems or settings is None or greenflash_settings is None or products is None
-            or startup is None or storage is None):
-        raise SettingsError(problems)
-    return Configuration(settings, greenflash_settings, products, startup, storage)
+        problems.found.append(f"{shown_path(products_file)}: {error}")
+    problems.check()
+    return configuration

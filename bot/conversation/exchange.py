@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.attachments.kinds import AttachmentBatch, AttachmentRef
+from bot.replies.splitting import close_open_fence
+
+LENGTH_NOTE = "⚠️ *The answer was cut short (token limit).*"
 
 
 class Trigger(enum.StrEnum):
@@ -81,6 +84,31 @@ class Usage:
     def total_tokens(self) -> int:
         """What a reply costs against a daily token budget (0 when the server said nothing)."""
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The model's answer. ``finish_reason`` is the API's own ("stop", "length", ...)."""
+
+    text: str
+    model: str
+    usage: Usage
+    finish_reason: str | None = None
+    refused: bool = False
+    images_dropped: bool = False
+    """The server refused the images, and this answer came from a retry without them."""
+
+    @property
+    def cut_off(self) -> bool:
+        """The token limit ended the answer: the user must not take it as complete."""
+        return self.finish_reason == "length"
+
+    @property
+    def shown_text(self) -> str:
+        """The text as the user should see it: a cut-short answer says so at its end."""
+        if not self.cut_off:
+            return self.text
+        return f"{close_open_fence(self.text)}\n\n{LENGTH_NOTE}"
 
 
 @dataclass(frozen=True, slots=True)

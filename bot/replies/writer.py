@@ -34,6 +34,7 @@ from typing import Protocol
 import discord
 
 from bot.replies.splitting import DISCORD_LIMIT, Chunk, close_open_fence, split_chunks
+from bot.runtime.command_tree import tell
 from bot.runtime.uncancelled import uncancelled
 
 NO_PINGS = discord.AllowedMentions.none()
@@ -81,8 +82,11 @@ class ReplyTarget(Protocol):
 class MessageTarget:
     """Replies to a user's message; still posts if the message was deleted meanwhile."""
 
+    typing = True  # nothing else shows the user that an answer is coming
+
     def __init__(self, message: discord.Message) -> None:
         self.message = message
+        self.channel: discord.abc.Messageable = message.channel
 
     async def send(self, content: str) -> discord.Message:
         return await self.message.channel.send(
@@ -92,15 +96,44 @@ class MessageTarget:
             allowed_mentions=NO_PINGS,
         )
 
+    async def acknowledge(self) -> None:
+        """A message needs no acknowledgement: the typing indicator shows the bot is on it."""
+
+    async def refuse(self, text: str, *, for_seconds: float | None = None) -> None:
+        """A short notice that is not a model answer (hint, cooldown), removed after
+        ``for_seconds``; never logged, and a refused notice only logged."""
+        try:
+            if for_seconds is None:
+                await self.message.reply(text, mention_author=False)
+            else:
+                await self.message.reply(text, mention_author=False, delete_after=for_seconds)
+        except discord.HTTPException as error:
+            log.warning("could not post notice in channel %s: %s", self.message.channel.id, error)
+
 
 class InteractionTarget:
     """Answers a deferred slash command through its followup webhook."""
 
+    typing = False  # the deferral already shows "thinking"
+
     def __init__(self, interaction: discord.Interaction) -> None:
         self.interaction = interaction
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            raise TypeError(f"interaction {interaction.id} came from no text channel")
+        self.channel: discord.abc.Messageable = channel
 
     async def send(self, content: str) -> discord.WebhookMessage:
         return await self.interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS)
+
+    async def acknowledge(self) -> None:
+        """Defer at once: Discord drops an interaction not answered within 3 s, and models
+        are slower than that."""
+        await self.interaction.response.defer(thinking=True)
+
+    async def refuse(self, text: str, *, for_seconds: float | None = None) -> None:
+        """An ephemeral sentence, seen by the asker alone; it needs no removal."""
+        await tell(self.interaction, text)
 
 
 class ReplyWriter:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def _retrieve(task: asyncio.Future[object]) -> None:
+def _retrieve(task: asyncio.Future[Any]) -> None:
     """Nobody waits for an abandoned call; take its outcome so asyncio does not complain."""
     if not task.cancelled():
         with contextlib.suppress(Exception):

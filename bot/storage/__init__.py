@@ -8,12 +8,13 @@ uses :func:`migrate` and :func:`check_schema`.
 from __future__ import annotations
 
 from bot.storage.budget import Budget, GuildBudget, Usage
+from bot.storage.changes import Change
 from bot.storage.channels import MAX_PERSONA_CHARS, ChannelSettings
 from bot.storage.config import StorageConfig
 from bot.storage.health import DATABASE_ERRORS
 from bot.storage.health import describe as describe_error
 from bot.storage.schema import SchemaState, check_schema, downgrade, head, migrate
-from bot.storage.store import BudgetCheck, Change, Storage, StorageUnavailable
+from bot.storage.store import BudgetCheck, Storage, StorageUnavailable
 from bot.storage.urls import describe, engine_url, sqlite_file_missing
 
 __all__ = [

@@ -74,9 +74,9 @@ def resolve(
     model: str = allowlist[0]
     source: Source = "default"
     candidates: tuple[tuple[Source, str | None], ...] = (
-        ("channel", channel and channel.model),
-        ("parent", parent and parent.model),
-        ("guild", guild and guild.model),
+        ("channel", channel.model if channel is not None else None),
+        ("parent", parent.model if parent is not None else None),
+        ("guild", guild.model if guild is not None else None),
     )
     for where, name in candidates:
         if name is not None and name in allowlist:

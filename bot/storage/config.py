@@ -1,4 +1,4 @@
-"""The storage settings, read from the environment with the bot's :class:`EnvReader`.
+"""The storage settings.
 
 They live here rather than in ``bot/config/settings.py`` so that everything about the database
 (where it is, how long a read may take, how long a read is trusted) stays in one package.
@@ -6,10 +6,14 @@ They live here rather than in ``bot/config/settings.py`` so that everything abou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Any
 
-from bot.config.settings import EnvReader
+from pydantic import Field, SecretStr, field_validator
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError
+
+from bot.config.base import EnvSettings, comma_separated, invalid
+from bot.config.settings import DEFAULT_MODEL
 from bot.storage.budget import Budget
 from bot.storage.urls import engine_url
 
@@ -18,63 +22,65 @@ DEFAULT_DATABASE_PATH = "data/bot.sqlite3"
 MAX_MODEL_NAME = 100
 
 
-@dataclass(frozen=True)
-class StorageConfig:
-    """Where the database is and the operator's limits. ``repr`` never shows the URL,
-    which carries the database password on Heroku."""
+class StorageConfig(EnvSettings):
+    """Where the database is and the operator's limits. The URL is a ``SecretStr``: it
+    carries the database password on Heroku."""
 
-    database_url: str = field(default="", repr=False)
-    database_path: str = DEFAULT_DATABASE_PATH
-    timeout: float = 2.0
-    cache_seconds: float = 30.0
-    model_allowlist: tuple[str, ...] = ("gpt-4o-mini",)
-    default_budget: Budget = field(default_factory=Budget)
-    admin_role: str = ""
-    budget_exempt_admins: bool = True
-    usage_retention_days: int = 35
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    database_path: str = Field(default=DEFAULT_DATABASE_PATH, validation_alias="DATABASE_PATH")
+    timeout: float = Field(default=2.0, ge=0.1, validation_alias="DATABASE_TIMEOUT")
+    cache_seconds: float = Field(default=30.0, ge=0.0, validation_alias="SETTINGS_CACHE_SECONDS")
+    model_allowlist: tuple[str, ...] = Field(
+        default=(DEFAULT_MODEL,), validation_alias="MODEL_ALLOWLIST"
+    )
+    """Unset, it is ``OPENAI_MODEL`` alone (see :meth:`allowing`)."""
+    daily_token_budget: int = Field(default=0, ge=0, validation_alias="DAILY_TOKEN_BUDGET")
+    daily_message_budget: int = Field(default=0, ge=0, validation_alias="DAILY_MESSAGE_BUDGET")
+    admin_role: str = Field(default="", validation_alias="ADMIN_ROLE")
+    budget_exempt_admins: bool = Field(default=True, validation_alias="BUDGET_EXEMPT_ADMINS")
+    usage_retention_days: int = Field(default=35, ge=1, validation_alias="USAGE_RETENTION_DAYS")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: SecretStr | None) -> SecretStr | None:
+        """The message names the scheme only, never the URL (it holds the password)."""
+        try:
+            engine_url(url.get_secret_value() if url else "", DEFAULT_DATABASE_PATH)
+        except ArgumentError:
+            raise invalid("is not a URL (postgres://user:password@host:5432/dbname)") from None
+        except ValueError as error:
+            raise invalid(str(error).removeprefix("DATABASE_URL ")) from None
+        return url
+
+    @field_validator("model_allowlist", mode="before")
+    @classmethod
+    def _allowlist(cls, raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        names = comma_separated(raw)
+        if too_long := [name for name in names if len(name) > MAX_MODEL_NAME]:
+            raise invalid(f"names must be at most {MAX_MODEL_NAME} characters "
+                          f"(got {too_long[0][:20]!r}...)")
+        return names
+
+    def allowing(self, default_model: str) -> StorageConfig:
+        """``default_model`` (the operator's ``OPENAI_MODEL``) is the whole allowlist when
+        ``MODEL_ALLOWLIST`` is unset, so a bot without it behaves exactly as before."""
+        if "model_allowlist" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"model_allowlist": (default_model,)})
 
     @property
     def default_model(self) -> str:
         return self.model_allowlist[0]
 
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, default_model: str = "gpt-4o-mini"
-    ) -> StorageConfig:
-        """``default_model`` (the operator's ``OPENAI_MODEL``) is the whole allowlist when
-        ``MODEL_ALLOWLIST`` is unset, so a bot without it behaves exactly as before."""
-        env = EnvReader(environ)
-        allowlist = tuple(
-            dict.fromkeys(
-                name.strip() for name in env.text("MODEL_ALLOWLIST", "").split(",") if name.strip()
-            )
-        ) or (default_model,)
-        too_long = [name for name in allowlist if len(name) > MAX_MODEL_NAME]
-        if too_long:
-            env.problems.append(
-                f"MODEL_ALLOWLIST names must be at most {MAX_MODEL_NAME} characters "
-                f"(got {too_long[0][:20]!r}...)"
-            )
-        database_url = env.secret("DATABASE_URL", required=False)
-        try:
-            engine_url(database_url, DEFAULT_DATABASE_PATH)
-        except ValueError as error:
-            env.problems.append(str(error))
-        config = cls(
-            database_url=database_url,
-            database_path=env.text("DATABASE_PATH", cls.database_path),
-            timeout=env.number("DATABASE_TIMEOUT", cls.timeout, minimum=0.1),
-            cache_seconds=env.number("SETTINGS_CACHE_SECONDS", cls.cache_seconds),
-            model_allowlist=allowlist,
-            default_budget=Budget(
-                tokens=env.integer("DAILY_TOKEN_BUDGET", 0) or None,
-                messages=env.integer("DAILY_MESSAGE_BUDGET", 0) or None,
-            ),
-            admin_role=env.text("ADMIN_ROLE", ""),
-            budget_exempt_admins=env.flag("BUDGET_EXEMPT_ADMINS", cls.budget_exempt_admins),
-            usage_retention_days=env.integer(
-                "USAGE_RETENTION_DAYS", cls.usage_retention_days, minimum=1
-            ),
-        )
-        env.raise_if_problems()
-        return config
+    @property
+    def default_budget(self) -> Budget:
+        """The operator's daily budget per person; 0 is no limit."""
+        return Budget(tokens=self.daily_token_budget or None,
+                      messages=self.daily_message_budget or None)
+
+    def engine_url(self) -> URL:
+        """The SQLAlchemy URL: the one place the database password is taken out."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        return engine_url(url, self.database_path)

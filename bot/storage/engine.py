@@ -7,7 +7,10 @@ in aiosqlite's thread. The file is put in WAL mode with ``synchronous=NORMAL``
 (https://www.sqlite.org/wal.html): readers no longer wait for writers, and a commit needs
 no fsync, so a burst of charges from the pool's connections (or a second process) clears in
 milliseconds instead of queueing on the lock; a power cut can lose the last commits, but
-never corrupts the file, which is the right trade for counters and settings.
+never corrupts the file, which is the right trade for counters and settings. Foreign keys
+are enforced (SQLite leaves them off per connection unless asked,
+https://www.sqlite.org/foreignkeys.html#fk_enable), so removing a knowledge source removes
+its chunks on SQLite as on PostgreSQL.
 PostgreSQL (asyncpg): ``timeout`` bounds connecting and ``command_timeout`` every
 statement (https://magicstack.github.io/asyncpg/current/api/index.html#connection);
 ``pool_pre_ping`` replaces connections a restarted server has dropped, and
@@ -32,7 +35,7 @@ def build_engine(url: URL, timeout: float) -> AsyncEngine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": timeout / 2})
-        event.listen(engine.sync_engine, "connect", _sqlite_wal)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
         url,
@@ -44,8 +47,9 @@ def build_engine(url: URL, timeout: float) -> AsyncEngine:
     )
 
 
-def _sqlite_wal(connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.storage.budget import (
     UTC,
     Budget,
-    GuildBudget,
     Usage,
     effective_budget,
     exhausted,
@@ -37,13 +36,20 @@ from bot.storage.budget import (
     usage_day,
 )
 from bot.storage.cache import TTLCache
+from bot.storage.changes import (
+    Change,
+    channel_row,
+    guild_row,
+    recent_changes,
+    save_setting,
+    select_one,
+)
 from bot.storage.channels import ChannelRow, ChannelSettings, GuildRow, clean_persona, resolve
 from bot.storage.config import StorageConfig
 from bot.storage.engine import build_engine
 from bot.storage.health import DATABASE_ERRORS, Health
 from bot.storage.schema import SchemaState, engine_state, upgrade_engine
-from bot.storage.tables import channel_settings, daily_usage, guild_settings, setting_changes
-from bot.storage.urls import engine_url
+from bot.storage.tables import channel_settings, daily_usage, guild_settings
 
 T = TypeVar("T")
 
@@ -58,19 +64,6 @@ class StorageUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class Change:
-    """One admin change: what the announcement says and the audit row keeps."""
-
-    setting: str
-    guild_id: int
-    channel_id: int | None
-    user_id: int
-    old: str | None
-    new: str | None
-    at: dt.datetime
-
-
-@dataclass(frozen=True)
 class BudgetCheck:
     budget: Budget
     usage: Usage | None  # None: the database could not say, so the budget is not enforced
@@ -79,15 +72,6 @@ class BudgetCheck:
     @property
     def over(self) -> bool:
         return self.usage is not None and exhausted(self.budget, self.usage)
-
-
-def budget_text(budget: GuildBudget) -> str:
-    def one(value: int | None, unit: str) -> str:
-        if value is None:
-            return f"default {unit}"
-        return f"{value} {unit}" if value else f"unlimited {unit}"
-
-    return f"{one(budget.tokens, 'tokens')}, {one(budget.messages, 'messages')} per day"
 
 
 def _now() -> dt.datetime:
@@ -103,7 +87,7 @@ class Storage:
         now: Callable[[], dt.datetime] = _now,
     ) -> None:
         self.config = config
-        self.url = engine_url(config.database_url, config.database_path)
+        self.url = config.engine_url()
         self._engine = build_engine(self.url, config.timeout)
         self._insert = sqlite_insert if self.url.get_backend_name() == "sqlite" else postgres_insert
         self._cache: TTLCache[Hashable, Any] = TTLCache(config.cache_seconds, clock=clock)
@@ -162,7 +146,8 @@ class Storage:
 
     async def budget_for(self, guild_id: int | None) -> Budget:
         guild = await self._guild(guild_id) if guild_id is not None else None
-        return effective_budget(guild and guild.budget, self.config.default_budget)
+        stored = guild.budget if guild is not None else None
+        return effective_budget(stored, self.config.default_budget)
 
     async def usage(self, guild_id: int | None, user_id: int) -> Usage | None:
         """Today's usage (UTC day); ``None`` when the database cannot say."""
@@ -193,24 +178,7 @@ class Storage:
         """The guild's latest changes, newest first (not cached: admins ask rarely)."""
 
         async def load(connection: AsyncConnection) -> list[Change]:
-            rows = await connection.execute(
-                select(setting_changes)
-                .where(setting_changes.c.guild_id == guild_id)
-                .order_by(setting_changes.c.id.desc())
-                .limit(limit)
-            )
-            return [
-                Change(
-                    row.setting,
-                    row.guild_id,
-                    row.channel_id,
-                    row.user_id,
-                    row.old_value,
-                    row.new_value,
-                    _aware(row.changed_at),
-                )
-                for row in rows
-            ]
+            return await recent_changes(connection, guild_id, limit)
 
         return await self._write("reading the change log", load)
 
@@ -298,13 +266,13 @@ class Storage:
 
     async def _channel(self, channel_id: int) -> ChannelRow | None:
         async def load(connection: AsyncConnection) -> ChannelRow | None:
-            return _channel_row(await _select_one(connection, channel_settings, channel_id))
+            return channel_row(await select_one(connection, channel_settings, channel_id))
 
         return await self._cached(("channel", channel_id), load, None, "reading channel settings")
 
     async def _guild(self, guild_id: int) -> GuildRow | None:
         async def load(connection: AsyncConnection) -> GuildRow | None:
-            return _guild_row(await _select_one(connection, guild_settings, guild_id))
+            return guild_row(await select_one(connection, guild_settings, guild_id))
 
         return await self._cached(("guild", guild_id), load, None, "reading guild settings")
 
@@ -315,7 +283,7 @@ class Storage:
             channel_settings, {"channel_id": channel_id, "guild_id": guild_id}, {column: value},
             setting=column, guild_id=guild_id, channel_id=channel_id, by=by,
         )
-        self._cache.put(("channel", channel_id), _channel_row(row))
+        self._cache.put(("channel", channel_id), channel_row(row))
         return change
 
     async def _save_guild(
@@ -325,7 +293,7 @@ class Storage:
             guild_settings, {"guild_id": guild_id}, values,
             setting=setting, guild_id=guild_id, channel_id=None, by=by,
         )
-        self._cache.put(("guild", guild_id), _guild_row(row))
+        self._cache.put(("guild", guild_id), guild_row(row))
         return change
 
     async def _save(
@@ -340,30 +308,13 @@ class Storage:
         by: int,
     ) -> tuple[Change, Any]:
         """Upsert one settings row and log the change, in one transaction."""
-        owner = next(iter(key.values()))
         at = self._now()
 
         async def save(connection: AsyncConnection) -> tuple[Change, Any]:
-            before = await _select_one(connection, table, owner)
-            insert = self._insert(table).values(**key, **values)
-            after = (
-                await connection.execute(
-                    insert.on_conflict_do_update(
-                        index_elements=list(table.primary_key.columns), set_=values
-                    ).returning(*table.columns)
-                )
-            ).one()
-            change = Change(
-                setting, guild_id, channel_id, by,
-                _setting_text(setting, before), _setting_text(setting, after), at,
+            return await save_setting(
+                connection, self._insert, table, key, values,
+                setting=setting, guild_id=guild_id, channel_id=channel_id, by=by, at=at,
             )
-            await connection.execute(
-                setting_changes.insert().values(
-                    guild_id=guild_id, channel_id=channel_id, user_id=by, setting=setting,
-                    old_value=change.old, new_value=change.new, changed_at=at,
-                )
-            )
-            return change, after
 
         return await self._write(f"saving a {setting} change", save)
 
@@ -398,7 +349,8 @@ class Storage:
         if hit is not None:
             if not hit.fresh:
                 self._refresh(key, load, hit.serial, doing)
-            return hit.value
+            cached: T = hit.value
+            return cached
         if not self._health.worth_trying():
             return default
         try:
@@ -427,31 +379,3 @@ class Storage:
         task = asyncio.create_task(refresh())
         self._refreshing[key] = task
         task.add_done_callback(lambda _: self._refreshing.pop(key, None))
-
-
-async def _select_one(connection: AsyncConnection, table: Table, owner: int) -> Any:
-    (column,) = table.primary_key.columns
-    return (await connection.execute(select(table).where(column == owner))).one_or_none()
-
-
-def _channel_row(row: Any) -> ChannelRow | None:
-    return None if row is None else ChannelRow(row.persona, row.model)
-
-
-def _guild_row(row: Any) -> GuildRow | None:
-    if row is None:
-        return None
-    return GuildRow(row.model, GuildBudget(row.budget_tokens, row.budget_messages))
-
-
-def _setting_text(setting: str, row: Any) -> str | None:
-    if row is None:
-        return None
-    if setting == "budget":
-        return budget_text(GuildBudget(row.budget_tokens, row.budget_messages))
-    return getattr(row, setting)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands ``DateTime(timezone=True)`` back naive; the values are stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,5 +1,6 @@
-"""The schema, as SQLAlchemy Core tables. The migrations create it; this module is what the
-queries use, and ``tests/storage/test_migrations.py`` checks that the two agree.
+"""The schema, as SQLAlchemy Core tables, and the names of the full-text objects those
+cannot describe. The migrations create it; this module is what the queries use, and
+``tests/storage/test_migrations.py`` checks that the two agree.
 
 Discord ids are snowflakes below 2**63, so they fit ``BIGINT`` on both backends. A row
 holds only what an admin set: ``NULL`` means "not set here, inherit".
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -25,6 +28,7 @@ metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_name)s",
         "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     }
 )
 
@@ -36,6 +40,8 @@ channel_settings = Table(
     Column("guild_id", BigInteger, nullable=False),
     Column("persona", Text),
     Column("model", String(100)),
+    # Revision 0004: /threads on|off here (NULL: the operator's THREAD_CHANNEL_IDS).
+    Column("threads", Boolean),
 )
 
 # Per guild: the model for channels without their own, and the daily budget.
@@ -46,6 +52,8 @@ guild_settings = Table(
     Column("model", String(100)),
     Column("budget_tokens", BigInteger),
     Column("budget_messages", Integer),
+    # Revision 0004: where /insights digest posts the daily review list.
+    Column("digest_channel_id", BigInteger),
 )
 
 # Usage per person, guild and UTC day; DMs count under guild 0 (no snowflake is 0).
@@ -75,3 +83,77 @@ setting_changes = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_setting_changes_guild_id", setting_changes.c.guild_id)
+
+# Revision 0003: the knowledge base. A source is a file or a channel; its title is how
+# admins name it, unique per guild. A channel source remembers the newest message a
+# catch-up has read, so a restart reads only what came after.
+knowledge_sources = Table(
+    "knowledge_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("kind", String(10), nullable=False),  # "file" or "channel"
+    Column("channel_id", BigInteger),
+    Column("bytes", BigInteger, nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("indexed_at", DateTime(timezone=True), nullable=False),
+    Column("last_message_id", BigInteger),
+)
+Index(
+    "ix_knowledge_sources_guild_id_title",
+    knowledge_sources.c.guild_id,
+    knowledge_sources.c.title,
+    unique=True,
+)
+# A channel is one source at most (NULLs, the file sources, never collide).
+Index("ix_knowledge_sources_channel_id", knowledge_sources.c.channel_id, unique=True)
+
+# The passages that are searched. ``guild_id`` is copied from the source so a search
+# filters on it without a join; ``message_id`` ties a channel message's chunks to it.
+knowledge_chunks = Table(
+    "knowledge_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "source_id",
+        Integer,
+        ForeignKey("knowledge_sources.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("heading", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("message_id", BigInteger),
+)
+Index("ix_knowledge_chunks_source_id", knowledge_chunks.c.source_id)
+Index("ix_knowledge_chunks_guild_id", knowledge_chunks.c.guild_id)
+Index("ix_knowledge_chunks_message_id", knowledge_chunks.c.message_id)
+
+# The full-text index is each database's own engine, which Core tables do not describe;
+# revision 0003 creates it, the queries in ``knowledge.py`` use these names, and the schema
+# test expects exactly these objects on each backend.
+# SQLite: an FTS5 table over knowledge_chunks' heading and text (external content, kept in
+# step by triggers), stored by FTS5 in its shadow tables
+# (https://www.sqlite.org/fts5.html#external_content_tables).
+FTS_TABLE = "knowledge_fts"
+FTS_COLUMNS = ("heading", "text")
+FTS_SHADOW_TABLES = tuple(f"{FTS_TABLE}_{part}" for part in ("data", "idx", "docsize", "config"))
+FTS_TRIGGERS = tuple(f"knowledge_chunks_{event}" for event in ("ai", "ad", "au"))
+# PostgreSQL: a generated tsvector column on knowledge_chunks and its GIN index
+# (https://www.postgresql.org/docs/current/textsearch-tables.html#TEXTSEARCH-TABLES-INDEX).
+SEARCH_COLUMN = "search_vector"
+SEARCH_INDEX = "ix_knowledge_chunks_search_vector"
+
+# Revision 0004: a job only one worker may run at a time (the daily digest). ``done_for``
+# names the period the job last completed for (a UTC date), so a second worker that takes
+# the lease after the first finished does not run it again.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("done_for", String(40)),
+)

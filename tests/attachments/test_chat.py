@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from bot.attachments.kinds import AttachmentBatch, ImageInput, Skipped, SkipReason
 from bot.attachments.notes import skipped_line
-from bot.conversation.exchange import Usage
+from bot.conversation.exchange import Completion, Usage
 from bot.conversation.memory import Turn
-from bot.llm import ChatModel, Completion
+from bot.llm import ChatModel
 from cogs.chat import with_attachment_note
 from tests.attachments.test_analytics_fields import batches, images
 from tests.helpers import make_settings

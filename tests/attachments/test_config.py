@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from bot.attachments.config import (
@@ -10,71 +12,90 @@ from bot.attachments.config import (
     VisionMode,
     model_sees_images,
 )
-from bot.config.settings import EnvReader, Settings, SettingsError
+from bot.config.base import SettingsError, read_settings
+from bot.config.environment import load_configuration
+from tests.helpers import use_environment
 
 
-def read(environ: dict[str, str]) -> AttachmentSettings:
-    env = EnvReader(environ)
-    settings = AttachmentSettings.from_env(env)
-    env.raise_if_problems()
-    return settings
+@pytest.fixture
+def read(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], AttachmentSettings]:
+    def read(environ: dict[str, str]) -> AttachmentSettings:
+        use_environment(monkeypatch, environ)
+        return read_settings(AttachmentSettings)
+    return read
 
 
-def test_defaults_fit_openais_image_bytes_per_request() -> None:
+Read = Callable[[dict[str, str]], AttachmentSettings]
+
+
+def test_defaults_fit_openais_image_bytes_per_request(read: Read) -> None:
     settings = read({})
     assert settings == AttachmentSettings()
     assert settings.max_images * settings.max_bytes <= OPENAI_IMAGE_BYTES_PER_REQUEST
     assert settings.vision is VisionMode.AUTO
 
 
-def test_every_setting_is_read() -> None:
+def test_every_setting_is_read(read: Read) -> None:
     settings = read({
         "ATTACHMENT_MAX_BYTES": "2000000", "ATTACHMENT_MAX_IMAGES": "3",
         "ATTACHMENT_TEXT_MAX_CHARS": "500", "ATTACHMENT_TIMEOUT": "4.5", "VISION": "Off",
     })
-    assert settings == AttachmentSettings(2_000_000, 3, 500, 4.5, VisionMode.OFF)
+    assert settings == AttachmentSettings(max_bytes=2_000_000, max_images=3, text_max_chars=500,
+                                         timeout=4.5, vision=VisionMode.OFF)
     assert not settings.vision_for("gpt-4o")
 
 
-def test_all_problems_are_reported_together() -> None:
+def test_all_problems_are_reported_together(read: Read) -> None:
     with pytest.raises(SettingsError) as raised:
         read({
             "VISION": "maybe", "ATTACHMENT_TIMEOUT": "0", "ATTACHMENT_MAX_IMAGES": "10",
             "ATTACHMENT_MAX_BYTES": "20000000",
         })
     problems = raised.value.problems
-    assert any(problem.startswith("VISION must be auto, on or off") for problem in problems)
+    assert any(problem.startswith("VISION must be one of auto, on, off") for problem in problems)
     assert any(problem.startswith("ATTACHMENT_TIMEOUT must be at least") for problem in problems)
-    assert any("50000000" in problem for problem in problems)
 
 
-def test_one_image_may_not_exceed_openais_20_mb() -> None:
+def test_the_images_of_one_request_fit_openais_limit(read: Read) -> None:
+    with pytest.raises(SettingsError) as raised:
+        read({"ATTACHMENT_MAX_IMAGES": "10", "ATTACHMENT_MAX_BYTES": "20000000"})
+    assert raised.value.problems == [
+        "ATTACHMENT_MAX_IMAGES x ATTACHMENT_MAX_BYTES must be at most 50000000 (OpenAI's image "
+        "bytes per request; got 200000000)"
+    ]
+
+
+def test_one_image_may_not_exceed_openais_20_mb(read: Read) -> None:
     with pytest.raises(SettingsError) as raised:
         read({"ATTACHMENT_MAX_IMAGES": "1",
                                      "ATTACHMENT_MAX_BYTES": str(21 * 1024 * 1024)})
     assert raised.value.problems == [
-        f"ATTACHMENT_MAX_BYTES must be at most {20 * 1024 * 1024} (OpenAI's limit per image; "
-        f"got {21 * 1024 * 1024})"
+        f"ATTACHMENT_MAX_BYTES must be between 1024 and {20 * 1024 * 1024} "
+        f"(got {21 * 1024 * 1024})"
     ]
     assert read(
         {"ATTACHMENT_MAX_IMAGES": "2", "ATTACHMENT_MAX_BYTES": str(20 * 1024 * 1024)}
     ).max_bytes == 20 * 1024 * 1024
 
 
-def test_problems_join_the_bots_own_start_up_line() -> None:
+def test_problems_join_the_bots_own_start_up_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_environment(monkeypatch, {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k",
+                                  "ATTACHMENT_MAX_IMAGES": "21", "CONTEXT_MAX_CHARS": "1"})
     with pytest.raises(SettingsError) as raised:
-        Settings.from_env({"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k",
-                           "ATTACHMENT_MAX_IMAGES": "21", "CONTEXT_MAX_CHARS": "1"})
-    problems = raised.value.problems
-    assert any(problem.startswith("ATTACHMENT_MAX_IMAGES must be at most 20")
-               for problem in problems)
-    assert any(problem.startswith("CONTEXT_MAX_CHARS") for problem in problems)
+        load_configuration()
+    assert raised.value.problems == [
+        "CONTEXT_MAX_CHARS must be at least 500 (got 1)",
+        "ATTACHMENT_MAX_IMAGES must be between 0 and 20 (got 21)",
+    ]
 
 
-def test_the_bots_settings_carry_the_attachment_settings() -> None:
-    settings = Settings.from_env({"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k", "VISION": "on",
+def test_the_configuration_carries_the_attachment_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_environment(monkeypatch, {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k", "VISION": "on",
                                   "ATTACHMENT_MAX_IMAGES": "2"})
-    assert settings.attachments == AttachmentSettings(max_images=2, vision=VisionMode.ON)
+    assert load_configuration().attachments == AttachmentSettings(max_images=2,
+                                                                  vision=VisionMode.ON)
 
 
 @pytest.mark.parametrize(("model", "sees"), [

@@ -101,7 +101,7 @@ async def main(rounds: int, messages: int, gap: float) -> None:
     print()
     print(table(["scenario", "replies", "p50 ms", "p99 ms", "p50 / off", "p99 / off"], rows))
     print(f"\nGreenflash requests in flight at once, at most: {peak_in_flight} "
-          f"(bound GREENFLASH_MAX_IN_FLIGHT = {GreenflashSettings.max_in_flight})")
+          f"(bound GREENFLASH_MAX_IN_FLIGHT = {GreenflashSettings().max_in_flight})")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ async def condition(rounds: int, per_channel: int, *, rate_limits: bool) -> None
     print(table(["", "replies", "replies/s", "vs echo", "CPU ms/reply"], rows))
     print(f"429s from Discord's limits: {rejected}; Greenflash requests in flight at once, "
           f"at most: {run.stands.greenflash.max_in_flight} (bound GREENFLASH_MAX_IN_FLIGHT = "
-          f"{GreenflashSettings.max_in_flight})\n", flush=True)
+          f"{GreenflashSettings().max_in_flight})\n", flush=True)
 
 
 async def main(rounds: int, per_channel: int) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,21 +66,30 @@ def silent_env(server: SilentServer, **extra: str) -> dict[str, str]:
 
 
 async def python_m_bot(
-    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = 60
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
 ) -> tuple[int, str, str, float]:
-    """Runs to its end: exit code, stdout, stderr and the seconds it took."""
-    started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    finally:
-        if process.returncode is None:
-            process.kill()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode(), time.monotonic() - started
+    """Runs to its end: exit code, stdout, stderr and the seconds it took.
+
+    Without ``cwd`` it runs in a directory of its own with the checkout on ``PYTHONPATH``,
+    so nothing it writes (the default ``data/`` database) lands in the checkout, where
+    parallel test workers would share it."""
+    with tempfile.TemporaryDirectory(prefix="python-m-bot-") as own:
+        if cwd is None:
+            cwd = Path(own)
+            paths = [env.get("PYTHONPATH", ""), str(PROJECT_ROOT)]
+            env = env | {"PYTHONPATH": os.pathsep.join(filter(None, paths))}
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *args, cwd=cwd, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), timeout)
+        finally:
+            if process.returncode is None:
+                process.kill()
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode(), time.monotonic() - started
 
 
 @pytest.mark.parametrize(

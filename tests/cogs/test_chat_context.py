@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.llm import LENGTH_NOTE, POLITE, FailureKind
+from bot.conversation.exchange import LENGTH_NOTE
+from bot.conversation.failures import POLITE, FailureKind
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import SYSTEM_PROMPT
 from tests.standins.discord_server import BOB, CHAT_CHANNEL, GENERAL_CHANNEL

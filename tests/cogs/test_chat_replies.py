@@ -9,8 +9,8 @@ import pytest
 
 from bot.client import ChatBot
 from bot.config.settings import Settings
+from bot.conversation.failures import POLITE, FailureKind
 from bot.conversation.notices import COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
-from bot.llm import POLITE, FailureKind
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import barrier, pings_nobody, until
 from tests.standins.discord_server import BOB, CHAT_CHANNEL, GENERAL_CHANNEL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.client import ChatBot
-from cogs.commands import BAD_OPTIONS
+from bot.runtime.command_tree import BAD_OPTIONS
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import pings_nobody
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.llm import LENGTH_NOTE
+from bot.conversation.exchange import LENGTH_NOTE
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.standins.discord_server import CHAT_CHANNEL
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from bot.config.settings import Settings, SettingsError
+from bot.config.base import SettingsError, read_settings
+from bot.config.settings import Settings
 from bot.replies.writer import CUT_OFF_MARKER, DISCORD_REFUSED
 from tests.bot_harness import Stands, bot_settings, running_bot
-from tests.helpers import until
+from tests.helpers import until, use_environment
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL
 
 DISCORD_LIMIT = 2000
@@ -22,13 +23,16 @@ ISSUE_ANSWER = "```npm install``` is the command you need, " + (
 )
 
 
-def test_the_message_bound_is_read_and_validated() -> None:
-    base = {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k"}
-    assert Settings.from_env(base).reply_max_messages == BOUND
-    assert Settings.from_env(base | {"REPLY_MAX_MESSAGES": "3"}).reply_max_messages == 3
-    for bad in ("0", "ten"):
+def test_the_message_bound_is_read_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_environment(monkeypatch, {"DISCORD_TOKEN": "t", "OPENAI_API_KEY": "k"})
+    assert read_settings(Settings).reply_max_messages == BOUND
+    for raw, expected in (("3", 3), ("0", None), ("ten", None)):
+        monkeypatch.setenv("REPLY_MAX_MESSAGES", raw)
+        if expected is not None:
+            assert read_settings(Settings).reply_max_messages == expected
+            continue
         with pytest.raises(SettingsError, match="REPLY_MAX_MESSAGES"):
-            Settings.from_env(base | {"REPLY_MAX_MESSAGES": bad})
+            read_settings(Settings)
 
 
 def visible(text: str) -> str:

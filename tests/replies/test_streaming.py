@@ -6,7 +6,7 @@ import asyncio
 import math
 
 from bot.config.settings import Settings
-from bot.llm import POLITE, FailureKind
+from bot.conversation.failures import POLITE, FailureKind
 from bot.replies.writer import CUT_OFF_MARKER
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.standins.discord_rest import MAX_CONTENT

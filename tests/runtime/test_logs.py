@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import logging
 import string
+from collections.abc import Iterator
 
 import discord.utils
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
-from bot.runtime.logs import RedactSecrets
+from bot.config.base import read_settings
+from bot.runtime.logs import LogSettings, RedactSecrets, setup_logging
 
 SECRET = "sk-live-0123456789abcdef"
 
@@ -82,3 +85,35 @@ def test_no_configured_secret_survives(
     else:
         logger.error("%s", text)
     assert secret not in stream.getvalue()
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """setup_logging configures the process's loggers; put them back afterwards."""
+    root = logging.getLogger()
+    names = ["bot.llm", "bot.client", "httpx"]
+    saved = (root.level, list(root.handlers), [logging.getLogger(n).level for n in names])
+    yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    for name, level in zip(names, saved[2], strict=True):
+        logging.getLogger(name).setLevel(level)
+
+
+def test_debug_loggers_talk_while_the_rest_keeps_log_level(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], restored_logging: None
+) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "Warning")
+    monkeypatch.setenv("DEBUG_LOGGERS", "bot.llm, httpx")
+    setup_logging([SecretStr(SECRET)], read_settings(LogSettings))
+    logging.getLogger("bot.llm").debug("model round %s", SECRET)
+    logging.getLogger("httpx").debug("request sent")
+    logging.getLogger("bot.client").info("not shown: below LOG_LEVEL")
+    logging.getLogger("bot.client").warning("shown")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split()[-2:][-1] for line in lines] == ["[redacted]", "sent", "shown"]
+    assert ["bot.llm" in lines[0], "httpx" in lines[1], "bot.client" in lines[2]] == [True] * 3
+
+
+def test_log_level_defaults_to_info() -> None:
+    assert read_settings(LogSettings) == LogSettings(level="info", debug_loggers=())

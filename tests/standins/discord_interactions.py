@@ -290,7 +290,7 @@ def _typed_option(
     spec = next((o for o in schema if o.get("name") == name), None)
     kind = spec["type"] if spec else _OPTION_TYPES.get(type(value), 3)
     if kind in (6, 7, 8, 9):
-        value = _resolve(world, kind, value, guild_id, resolved)
+        value = resolve_target(world, kind, value, guild_id, resolved)
     elif kind == 4 and isinstance(value, str | int | float) and not isinstance(value, bool):
         value = int(value)
     elif kind == 10 and isinstance(value, str | int | float):
@@ -300,7 +300,7 @@ def _typed_option(
     return {"name": name, "type": kind, "value": value}
 
 
-def _resolve(
+def resolve_target(
     world: World,
     kind: int,
     value: object,

@@ -55,7 +55,7 @@ from aiohttp import web
 
 from tests.standins.discord_api import DiscordApi
 from tests.standins.discord_gateway import Session
-from tests.standins.discord_interactions import Interaction, command_data
+from tests.standins.discord_interactions import Interaction, command_data, resolve_target
 from tests.standins.discord_rest import HANG, Fault, RecordedFile, RecordedRequest
 from tests.standins.discord_world import (
     ALICE,
@@ -425,6 +425,39 @@ class DiscordStandIn(DiscordApi, StandIn):
         if channel_id in self.world.channels:
             guild_id = self.world.guild_of(channel_id)
         data = command_data(self.commands, name, options, guild_id)
+        return await self._interact(2, data, user or ALICE, channel_id, guild_id)
+
+    async def context_menu(
+        self,
+        name: str,
+        target_id: int,
+        *,
+        kind: int,
+        user: dict[str, Any] | None = None,
+        channel_id: int = GENERAL_CHANNEL,
+    ) -> Interaction:
+        """INTERACTION_CREATE type 2 for a context-menu command: ``kind`` 2 (USER) on a
+        user, 3 (MESSAGE) on a stored message. Per Discord's "User Commands" and "Message
+        Commands" docs (Interactions → Application Commands) the data carries ``target_id``
+        and the target in ``resolved`` (``users`` and, in a guild, ``members``; or
+        ``messages``), and no options."""
+        guild_id = self.world.guild_of(channel_id)
+        command = next((c for scope in (guild_id, None) for c in self.commands.get(scope)
+                        if (c["name"], c.get("type", 1)) == (name, kind)), None)
+        data: dict[str, Any] = {
+            "id": command["id"] if command else str(self.commands.fabricated_id(name)),
+            "name": name, "type": kind, "target_id": str(target_id),
+        }
+        if kind == 3:
+            message = self.world.find(target_id)
+            if message is None:
+                raise ValueError(f"unknown message {target_id}")
+            data["resolved"] = {"messages": {str(target_id): self.world.render(message,
+                                                                              intent=True)}}
+        else:
+            resolved: dict[str, dict[str, Any]] = {}
+            resolve_target(self.world, 6, target_id, guild_id, resolved)
+            data["resolved"] = resolved
         return await self._interact(2, data, user or ALICE, channel_id, guild_id)
 
     async def autocomplete(

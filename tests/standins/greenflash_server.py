@@ -17,6 +17,9 @@ Covered (paths relative to ``base_url``, bodies in the camelCase the SDK sends):
   them (``resources/products.py``, ``types/product_list_params.py``; the SDK has no page
   class for it): ``page`` from 1 (default 1), ``pageSize`` default 50, at most 100; a page
   past the end is an empty list.
+* The read endpoints (organizations list and analytics, the review inbox, interactions,
+  prompts and their analytics), the ``plan`` switch and the prompt objects ``systemPrompt``
+  takes: ``greenflash_reads.py``, mixed into this class.
 * Authentication: any ``Authorization: Bearer <key>`` passes unless ``valid_key`` is set;
   then any other value is 401 (``greenflash.AuthenticationError``).
 
@@ -107,11 +110,23 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.standins.greenflash_reads import GreenflashReads, system_prompt_problems
+from tests.standins.greenflash_validation import (
+    Invalid,
+    between,
+    check,
+    is_bool,
+    is_datetime,
+    is_number,
+    is_object,
+    is_string,
+    now,
+    one_of,
+)
 from tests.standins.lifecycle import StandIn
 
 PREFIX = "/api/v1"
@@ -171,13 +186,6 @@ class Recorded:
         )
 
 
-class _Invalid(Exception):
-    def __init__(self, status: int, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.status = status
-        self.problems = problems
-
-
 @dataclass(frozen=True, slots=True)
 class _Fault:
     kind: Literal["fail", "drop", "late"]
@@ -188,80 +196,7 @@ class _Fault:
     path: str | None = None  # only requests to this path (relative, e.g. "/events")
 
 
-# -- validation helpers -----------------------------------------------------------------------
-
-Check = Callable[[Any], bool]
-
-
-def _is_string(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_object(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_datetime(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _one_of(*choices: str) -> Check:
-    return lambda value: value in choices
-
-
-def _between(low: float, high: float) -> Check:
-    return lambda value: _is_number(value) and low <= value <= high
-
-
-_WHAT: dict[Check, str] = {
-    _is_string: "a string", _is_number: "a number", _is_object: "an object",
-    _is_bool: "a boolean", _is_datetime: "an ISO-8601 date-time string",
-}
-
-
-def _check(
-    obj: dict[str, Any],
-    problems: list[str],
-    *,
-    required: dict[str, Check] | None = None,
-    optional: dict[str, Check] | None = None,
-    where: str = "",
-) -> None:
-    """Append a problem for each missing required field and each field of the wrong kind."""
-    for name, ok in (required or {}).items():
-        value = obj.get(name)
-        if value is None:
-            problems.append(f"{where}{name}: Required")
-        elif ok is _is_string and value == "":
-            problems.append(f"{where}{name}: must not be empty")
-        elif not ok(value):
-            problems.append(f"{where}{name}: expected {_WHAT.get(ok, 'a valid value')}, "
-                            f"got {value!r}")
-    for name, ok in (optional or {}).items():
-        if name in obj and obj[name] is not None and not ok(obj[name]):
-            problems.append(f"{where}{name}: expected {_WHAT.get(ok, 'a valid value')}, "
-                            f"got {obj[name]!r}")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-class GreenflashStandIn(StandIn):
+class GreenflashStandIn(GreenflashReads, StandIn):
     """A Greenflash-compatible server on 127.0.0.1; see the module docstring for the subset."""
 
     def __init__(self, *, records_kept: int = RECORDS_KEPT) -> None:
@@ -290,6 +225,7 @@ class GreenflashStandIn(StandIn):
         self._site: web.TCPSite | None = None
         self._port: int | None = None
         self._outage_task: asyncio.Task[None] | None = None
+        self._init_reads()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -526,7 +462,7 @@ class GreenflashStandIn(StandIn):
             return self._fail(record, 401, body, None, "authentication")
         try:
             result = self._route(record)
-        except _Invalid as invalid:
+        except Invalid as invalid:
             body = {"success": False, "error": str(invalid), "issues": invalid.problems}
             return self._fail(record, invalid.status, body, None, str(invalid))
         record.status = 200
@@ -559,9 +495,12 @@ class GreenflashStandIn(StandIn):
         }
         endpoint = routes.get((record.method, record.path))
         if endpoint is None:
-            raise _Invalid(404, [f"no route for {record.method} {record.path}"])
+            read = self._read_route(record.method, record.path)
+            if read is None:
+                raise Invalid(404, [f"no route for {record.method} {record.path}"])
+            return read(record.query)
         if record.method == "POST" and not isinstance(record.json, dict):
-            raise _Invalid(400, ["body: expected a JSON object"])
+            raise Invalid(400, ["body: expected a JSON object"])
         return endpoint(record)
 
     # -- endpoints -------------------------------------------------------------------------
@@ -569,18 +508,19 @@ class GreenflashStandIn(StandIn):
     def _messages(self, record: Recorded) -> dict[str, Any]:
         body: dict[str, Any] = record.json
         problems: list[str] = []
-        _check(
+        check(
             body, problems,
-            required={"externalUserId": _is_string,
-                      **({"productId": _is_string} if self.require_product_id else {})},
+            required={"externalUserId": is_string,
+                      **({"productId": is_string} if self.require_product_id else {})},
             optional={
-                "productId": _is_string, "conversationId": _is_string,
-                "externalConversationId": _is_string, "externalOrganizationId": _is_string,
-                "model": _is_string, "properties": _is_object, "forceSample": _is_bool,
-                "sampleRate": _between(0, 1), "voiceCall": _is_object,
-                "systemPrompt": lambda v: isinstance(v, str | dict),
+                "productId": is_string, "conversationId": is_string,
+                "externalConversationId": is_string, "externalOrganizationId": is_string,
+                "model": is_string, "properties": is_object, "forceSample": is_bool,
+                "sampleRate": between(0, 1), "voiceCall": is_object,
             },
         )
+        if "systemPrompt" in body:
+            problems += system_prompt_problems(body["systemPrompt"])
         if not any(body.get(key) for key in
                    ("conversationId", "externalConversationId", "productId")):
             problems.append("one of conversationId, externalConversationId, productId "
@@ -592,9 +532,11 @@ class GreenflashStandIn(StandIn):
         for index, item in enumerate(items):
             _check_item(item, f"messages[{index}].", problems)
         if problems:
-            raise _Invalid(400, problems)
+            raise Invalid(400, problems)
 
         conversation = self._conversation_for(body)
+        self._note_interaction(conversation, body)
+        prompt_id, component_ids = self._take_system_prompt(body, conversation)
         top = {key: value for key, value in body.items() if key not in ("messages", "properties")}
         results = []
         for item in items:
@@ -619,8 +561,8 @@ class GreenflashStandIn(StandIn):
             "success": True,
             "conversationId": conversation,
             "messages": results,
-            "systemPromptComponentIds": [],
-            "systemPromptPromptId": "prompt-standin" if body.get("systemPrompt") else "",
+            "systemPromptComponentIds": component_ids,
+            "systemPromptPromptId": prompt_id,
         }
 
     def _conversation_for(self, body: dict[str, Any]) -> str:
@@ -637,15 +579,15 @@ class GreenflashStandIn(StandIn):
     def _users(self, record: Recorded) -> dict[str, Any]:
         body: dict[str, Any] = record.json
         problems: list[str] = []
-        _check(
+        check(
             body, problems,
-            required={"externalUserId": _is_string},
-            optional={"anonymized": _is_bool, "email": _is_string, "name": _is_string,
-                      "phone": _is_string, "externalOrganizationId": _is_string,
-                      "organizationId": _is_string, "properties": _is_object},
+            required={"externalUserId": is_string},
+            optional={"anonymized": is_bool, "email": is_string, "name": is_string,
+                      "phone": is_string, "externalOrganizationId": is_string,
+                      "organizationId": is_string, "properties": is_object},
         )
         if problems:
-            raise _Invalid(400, problems)
+            raise Invalid(400, problems)
         fields: dict[str, Any] = {
             key: body[key] for key in ("name", "email", "phone", "anonymized", "properties")
             if key in body
@@ -660,25 +602,25 @@ class GreenflashStandIn(StandIn):
     ) -> dict[str, Any]:
         participant = self.users.setdefault(external_id, {
             "id": f"user-{next(self._ids)}", "externalId": external_id, "anonymized": False,
-            "properties": {}, "createdAt": _now(),
+            "properties": {}, "createdAt": now(),
         })
         if organization:
             participant["externalOrganizationId"] = organization
             participant["organizationId"] = self._organization(organization, {})["id"]
         participant.update(fields)
-        participant["updatedAt"] = _now()
+        participant["updatedAt"] = now()
         return participant
 
     def _organizations(self, record: Recorded) -> dict[str, Any]:
         body: dict[str, Any] = record.json
         problems: list[str] = []
-        _check(
+        check(
             body, problems,
-            required={"externalOrganizationId": _is_string},
-            optional={"name": _is_string, "properties": _is_object},
+            required={"externalOrganizationId": is_string},
+            optional={"name": is_string, "properties": is_object},
         )
         if problems:
-            raise _Invalid(400, problems)
+            raise Invalid(400, problems)
         fields: dict[str, Any] = {key: body[key] for key in ("name", "properties") if key in body}
         organization = self._organization(body["externalOrganizationId"], fields)
         return {"success": True, "organization": organization}
@@ -686,22 +628,22 @@ class GreenflashStandIn(StandIn):
     def _organization(self, external_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         organization = self.organizations.setdefault(external_id, {
             "id": f"org-{next(self._ids)}", "externalId": external_id, "properties": {},
-            "createdAt": _now(),
+            "createdAt": now(),
         })
         organization.update(fields)
-        organization["updatedAt"] = _now()
+        organization["updatedAt"] = now()
         return organization
 
     def _ratings(self, record: Recorded) -> dict[str, Any]:
         body: dict[str, Any] = record.json
         problems: list[str] = []
-        _check(
+        check(
             body, problems,
-            required={"productId": _is_string, "rating": _is_number,
-                      "ratingMin": _is_number, "ratingMax": _is_number},
-            optional={"conversationId": _is_string, "externalConversationId": _is_string,
-                      "messageId": _is_string, "externalMessageId": _is_string,
-                      "feedback": _is_string, "ratedAt": _is_datetime},
+            required={"productId": is_string, "rating": is_number,
+                      "ratingMin": is_number, "ratingMax": is_number},
+            optional={"conversationId": is_string, "externalConversationId": is_string,
+                      "messageId": is_string, "externalMessageId": is_string,
+                      "feedback": is_string, "ratedAt": is_datetime},
         )
         targets = ("conversationId", "externalConversationId", "messageId", "externalMessageId")
         if not any(body.get(key) for key in targets):
@@ -713,27 +655,27 @@ class GreenflashStandIn(StandIn):
             elif isinstance(rating, int | float) and not low <= rating <= high:
                 problems.append(f"rating ({rating}) must be between {low} and {high}")
         if problems:
-            raise _Invalid(400, problems)
+            raise Invalid(400, problems)
         self._keep(self.ratings, body, _RATING_IDS)
         return {"success": True}
 
     def _events_create(self, record: Recorded) -> dict[str, Any]:
         body: dict[str, Any] = record.json
         problems: list[str] = []
-        _check(
+        check(
             body, problems,
-            required={"eventType": _is_string, "productId": _is_string, "value": _is_string},
+            required={"eventType": is_string, "productId": is_string, "value": is_string},
             optional={
-                "conversationId": _is_string, "externalConversationId": _is_string,
-                "externalOrganizationId": _is_string, "externalUserId": _is_string,
-                "insertId": _is_string, "organizationId": _is_string, "userId": _is_string,
-                "eventAt": _is_datetime, "forceSample": _is_bool, "properties": _is_object,
-                "influence": _one_of(*INFLUENCES), "valueType": _one_of(*VALUE_TYPES),
-                "qualityImpactScore": _between(-1, 1), "sampleRate": _between(0, 1),
+                "conversationId": is_string, "externalConversationId": is_string,
+                "externalOrganizationId": is_string, "externalUserId": is_string,
+                "insertId": is_string, "organizationId": is_string, "userId": is_string,
+                "eventAt": is_datetime, "forceSample": is_bool, "properties": is_object,
+                "influence": one_of(*INFLUENCES), "valueType": one_of(*VALUE_TYPES),
+                "qualityImpactScore": between(-1, 1), "sampleRate": between(0, 1),
             },
         )
         if problems:
-            raise _Invalid(400, problems)
+            raise Invalid(400, problems)
         insert_id = body.get("insertId")
         if insert_id and insert_id in self._events:
             return {"success": True, "eventId": self._events[insert_id]}
@@ -747,12 +689,12 @@ class GreenflashStandIn(StandIn):
             page = int(float(record.query.get("page", "1")))
             size = int(float(record.query.get("pageSize", "50")))
         except ValueError as error:
-            raise _Invalid(400, [f"page/pageSize: {error}"]) from error
+            raise Invalid(400, [f"page/pageSize: {error}"]) from error
         if page < 1 or not 1 <= size <= 100:
-            raise _Invalid(400, ["page must be >= 1 and pageSize within 1..100"])
-        now = _now()
+            raise Invalid(400, ["page must be >= 1 and pageSize within 1..100"])
+        stamp = now()
         summaries = [
-            {"createdAt": now, "updatedAt": now, "color": None, "icon": None, **product}
+            {"createdAt": stamp, "updatedAt": stamp, "color": None, "icon": None, **product}
             for product in self.products
         ]
         return summaries[(page - 1) * size: page * size]
@@ -773,14 +715,14 @@ def _check_item(item: Any, where: str, problems: list[str]) -> None:
         problems.append(f"{where}toolName: Required for tool_call messages")
     if item.get("parentMessageId") is not None and item.get("parentExternalMessageId") is not None:
         problems.append(f"{where}: parentMessageId cannot be used with parentExternalMessageId")
-    _check(
+    check(
         item, problems, where=where,
         optional={
-            "content": _is_string, "context": _is_string, "createdAt": _is_datetime,
-            "externalMessageId": _is_string, "parentExternalMessageId": _is_string,
-            "parentMessageId": _is_string, "model": _is_string, "toolName": _is_string,
-            "input": _is_object, "output": _is_object, "properties": _is_object,
-            "voice": _is_object,
+            "content": is_string, "context": is_string, "createdAt": is_datetime,
+            "externalMessageId": is_string, "parentExternalMessageId": is_string,
+            "parentMessageId": is_string, "model": is_string, "toolName": is_string,
+            "input": is_object, "output": is_object, "properties": is_object,
+            "voice": is_object,
         },
     )
 

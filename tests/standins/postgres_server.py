@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 START_SECONDS = 30
+PORT_ATTEMPTS = 3
 
 
 def server_binaries() -> Path:
@@ -49,12 +50,16 @@ def free_port() -> int:
 
 class PostgresServer:
     """``start()`` once, ``stop()``/``start()`` again to simulate an outage, ``remove()``
-    at the end."""
+    at the end.
+
+    Each pytest-xdist worker is a session of its own and so starts a server of its own, in
+    its own directory (named after the worker) on its own port."""
 
     def __init__(self) -> None:
         self.bin = server_binaries()
         self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="pg-tests-"))
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.root = Path(tempfile.mkdtemp(prefix=f"pg-tests-{worker}-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
@@ -81,6 +86,22 @@ class PostgresServer:
             )
 
     def start(self) -> None:
+        """Start on ``self.port``. Until a database is handed out (its URL names the port),
+        a port taken in the meantime is swapped for another: ``free_port`` lets its probe
+        go, and other workers' stand-ins bind ports of their own while ``initdb`` runs."""
+        for attempt in range(PORT_ATTEMPTS):
+            logged = self.log.read_text() if self.log.exists() else ""
+            try:
+                self._pg_ctl_start()
+                return
+            except RuntimeError:
+                now = self.log.read_text() if self.log.exists() else ""
+                taken = "could not bind" in now.removeprefix(logged)
+                if self._databases or not taken or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
+
+    def _pg_ctl_start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,

@@ -1,4 +1,4 @@
-"""One worker process for tests/storage/test_storage.py: charge one person N times.
+"""One worker process for tests/storage/test_store.py: charge one person N times.
 
 ``python -m tests.storage.charge_worker DATABASE_URL DATABASE_PATH GUILD USER N``
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.storage import Storage, StorageConfig, engine_url, migrate
+from bot.storage import Storage, StorageConfig, migrate
+from tests.helpers import with_values
 from tests.standins.postgres_server import PostgresServer
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "o3-mini")
@@ -49,17 +50,17 @@ class Backend:
 
     @property
     def url(self) -> URL:
-        return engine_url(self.config.database_url, self.config.database_path)
+        return self.config.engine_url()
 
     def storage(self, **kwargs: Any) -> Storage:
         """Another handle on the same database, as another worker process would open."""
         overrides = kwargs.pop("config", {})
-        return Storage(replace(self.config, **overrides), **kwargs)
+        return Storage(with_values(self.config, **overrides), **kwargs)
 
     def env(self) -> dict[str, str]:
         """The variables that point a ``python -m bot`` process at this database."""
         if self.config.database_url:
-            return {"DATABASE_URL": self.config.database_url}
+            return {"DATABASE_URL": self.config.database_url.get_secret_value()}
         return {"DATABASE_PATH": self.config.database_path}
 
     async def stamp(self, revision: str) -> None:
@@ -122,10 +123,10 @@ def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     config = StorageConfig(timeout=1.0, model_allowlist=MODELS)
     if request.param == "sqlite":
         path = tmp_path / "data" / "bot.sqlite3"
-        return Backend("sqlite", replace(config, database_path=str(path)), None, path)
+        return Backend("sqlite", with_values(config, database_path=str(path)), None, path)
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return Backend(
-        "postgresql", replace(config, database_url=server.create_database()), server, None
+        "postgresql", with_values(config, database_url=server.create_database()), server, None
     )
 
 

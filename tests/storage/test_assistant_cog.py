@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from bot.storage import Storage
 from cogs.assistant import NOT_ADMIN, NOT_SAVED, model_choices, preview
 from tests.bot_harness import Stands, running_bot
-from tests.helpers import pings_nobody
+from tests.helpers import pings_nobody, with_values
 from tests.standins.discord_server import GENERAL_CHANNEL
 from tests.standins.discord_world import (
     ALICE_ID,
@@ -33,7 +32,7 @@ async def assistant_bot(
     stands: Stands, backend: Backend, **config: object
 ) -> AsyncIterator[Storage]:
     """The real bot on ``backend``'s database; yields the storage it uses."""
-    async with running_bot(stands, storage=replace(backend.config, **config)) as bot:
+    async with running_bot(stands, storage=with_values(backend.config, **config)) as bot:
         yield bot.storage
 
 

@@ -5,15 +5,13 @@ that is down leaves the bot answering as it did before settings existed."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from bot.conversation.notices import BUDGET_REACHED
-from bot.storage import Budget, StorageConfig
 from tests.bot_harness import Stands, running_bot
-from tests.helpers import SYSTEM_PROMPT, answers_to, barrier, until
+from tests.helpers import SYSTEM_PROMPT, answers_to, barrier, until, with_values
 from tests.standins.discord_world import (
     ALICE,
     ALICE_ID,
@@ -137,7 +135,7 @@ async def test_a_chosen_model_answers_and_greenflash_compares_it_and_others_are_
 async def test_past_the_daily_budget_a_person_gets_the_notice_and_no_model_call(
     stands: Stands, backend: Backend
 ) -> None:
-    config = replace(backend.config, default_budget=Budget(messages=1))
+    config = with_values(backend.config, daily_message_budget=1)
     async with running_bot(stands, storage=config) as bot:
         await ask(stands, GENERAL_CHANNEL, "first question")
         # The reply's charge is counted once the reply is done, after it is posted.
@@ -168,8 +166,7 @@ async def test_with_the_database_down_the_bot_answers_with_the_defaults_and_warn
     admin = backend.storage()
     await admin.set_persona(GUILD_A, GENERAL_CHANNEL, PERSONA, by=ALICE_ID)
     await admin.set_model(GUILD_A, None, MODELS[1], by=ALICE_ID)
-    config: StorageConfig = replace(backend.config, timeout=0.5,
-                                    default_budget=Budget(messages=1))
+    config = with_values(backend.config, timeout=0.5, daily_message_budget=1)
     caplog.set_level(logging.WARNING, logger="bot.storage")
     async with backend.outage(admin), running_bot(stands, storage=config) as bot:
         for n in range(3):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.cli.doctor import Status, check_database
 from bot.storage import StorageConfig, head
+from tests.helpers import with_values
 from tests.standins.postgres_server import free_port
 from tests.storage.conftest import Backend
 
@@ -48,7 +48,7 @@ async def test_an_unknown_schema_fails(backend: Backend) -> None:
 
 
 async def test_an_unreachable_server_fails_within_the_bound(backend: Backend) -> None:
-    config = replace(backend.config,
+    config = with_values(backend.config,
                      database_url=f"postgres://postgres:s3cret@127.0.0.1:{free_port()}/none")
     (check,) = await check_database(config, seconds=2)
     assert check.status is Status.FAIL

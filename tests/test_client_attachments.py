@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -136,9 +135,8 @@ async def test_an_oversized_image_is_refused_without_reading_past_the_cap(
     stands: Stands,
 ) -> None:
     cap = 64 * 1024
-    settings = replace(bot_settings(stands), attachments=AttachmentSettings(
-        max_bytes=cap, max_images=2))
-    async with running_bot(stands, settings) as bot:
+    attachments = AttachmentSettings(max_bytes=cap, max_images=2)
+    async with running_bot(stands, attachments=attachments) as bot:
         declared = host(stands, "declared.png", PNG + bytes(cap), "image/png")
         # Discord's size says small; the body is 512 times the cap and has no length.
         lying = host(stands, "lying.png", PNG, "image/png", size=1000, body_size=512 * cap,
@@ -186,9 +184,7 @@ async def test_an_attachment_url_off_discords_cdn_is_named_not_fetched(
 async def test_a_model_without_vision_gets_the_text_and_the_user_one_line(
     stands: Stands,
 ) -> None:
-    settings = replace(bot_settings(stands),
-                       attachments=AttachmentSettings(vision=VisionMode.OFF))
-    async with running_bot(stands, settings):
+    async with running_bot(stands, attachments=AttachmentSettings(vision=VisionMode.OFF)):
         shot = host(stands, "screenshot.png", SCREENSHOT, "image/png")
         _, reply = await ask(stands, "what's wrong here?", attachments=[shot])
     assert reply["content"].endswith(f"\n-# {IMAGE_LINE}")

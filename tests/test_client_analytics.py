@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from bot.analytics.calls import AnalyticsStats
 from bot.client import ChatBot
 from bot.config.products import ProductConfig
-from bot.greenflash_client import AnalyticsStats
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
 from tests.standins.discord_server import (

@@ -1,0 +1,1 @@
+"""A server's own knowledge: reading files, chunking them, and searching the chunks."""
