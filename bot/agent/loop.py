@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.conversation.exchange import Usage, Voice
+from bot.conversation.exchange import Completion, ToolCall, Usage, Voice
 from bot.conversation.memory import Turn
-from bot.llm import ChatModel, Completion, OnText, ToolCall
+from bot.llm import ChatModel, OnText
 
 log = logging.getLogger(__name__)
 

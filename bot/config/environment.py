@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from bot.agent.config import AgentSettings
 from bot.attachments.config import AttachmentSettings
 from bot.cli.preflight import StartupSettings
 from bot.config.base import Problems
@@ -27,6 +28,7 @@ class Configuration(NamedTuple):
     startup: StartupSettings
     storage: StorageConfig
     logs: LogSettings
+    agent: AgentSettings
 
 
 def shown_path(path: Path) -> str:
@@ -49,6 +51,7 @@ def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
         startup=problems.read(StartupSettings),
         storage=problems.read(StorageConfig).allowing(settings.model),
         logs=problems.read(LogSettings),
+        agent=problems.read(AgentSettings),
     )
     try:
         configuration = configuration._replace(products=ProductConfig.load(products_file))
