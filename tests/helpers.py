@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -10,15 +11,12 @@ import pytest
 from pydantic import SecretStr
 
 from bot.analytics.calls import Analytics
-from bot.attachments.config import AttachmentSettings
-from bot.cli.preflight import StartupSettings
 from bot.config.base import EnvSettings
+from bot.config.environment import Configuration
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings, build_client
 from bot.llm import ChatModel
-from bot.runtime.logs import LogSettings
-from bot.storage import StorageConfig
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
 from tests.standins.openai_server import OpenAIStandIn
 
@@ -63,10 +61,12 @@ def greenflash_settings(base_url: str, **overrides: Any) -> GreenflashSettings:
     return GreenflashSettings(**(base | overrides))
 
 
-SETTINGS_MODELS: tuple[type[EnvSettings], ...] = (
-    Settings, AttachmentSettings, StorageConfig, GreenflashSettings, StartupSettings, LogSettings,
+SETTINGS_MODELS: tuple[type[EnvSettings], ...] = tuple(
+    model for model in typing.get_type_hints(Configuration).values()
+    if isinstance(model, type) and issubclass(model, EnvSettings)
 )
-"""Every settings model :func:`bot.config.environment.load_configuration` reads."""
+"""Every settings model :func:`bot.config.environment.load_configuration` reads, taken from
+its result's fields, so a model added there is held to the docs without anyone listing it."""
 
 
 def configured_variables() -> set[str]:

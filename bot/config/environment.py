@@ -11,6 +11,7 @@ from bot.config.base import Problems
 from bot.config.products import PRODUCTS_FILE, ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings
+from bot.knowledge.config import KnowledgeSettings
 from bot.runtime.logs import LogSettings
 from bot.storage import StorageConfig
 
@@ -27,6 +28,7 @@ class Configuration(NamedTuple):
     startup: StartupSettings
     storage: StorageConfig
     logs: LogSettings
+    knowledge: KnowledgeSettings
 
 
 def shown_path(path: Path) -> str:
@@ -49,6 +51,7 @@ def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
         startup=problems.read(StartupSettings),
         storage=problems.read(StorageConfig).allowing(settings.model),
         logs=problems.read(LogSettings),
+        knowledge=problems.read(KnowledgeSettings),
     )
     try:
         configuration = configuration._replace(products=ProductConfig.load(products_file))
