@@ -263,6 +263,10 @@ class Storage:
     async def clear_persona(self, guild_id: int, channel_id: int, *, by: int) -> Change:
         return await self._save_channel(guild_id, channel_id, "persona", None, by)
 
+    async def set_threads(self, guild_id: int, channel_id: int, on: bool, *, by: int) -> Change:
+        """``/threads on|off``: whether questions in the channel open their own thread."""
+        return await self._save_channel(guild_id, channel_id, "threads", on, by)
+
     async def set_model(
         self, guild_id: int, channel_id: int | None, model: str, *, by: int
     ) -> Change:
@@ -308,7 +312,7 @@ class Storage:
         return await self._cached(("guild", guild_id), load, None, "reading guild settings")
 
     async def _save_channel(
-        self, guild_id: int, channel_id: int, column: str, value: str | None, by: int
+        self, guild_id: int, channel_id: int, column: str, value: str | bool | None, by: int
     ) -> Change:
         change, row = await self._save(
             channel_settings, {"channel_id": channel_id, "guild_id": guild_id}, {column: value},
@@ -434,7 +438,7 @@ async def _select_one(connection: AsyncConnection, table: Table, owner: int) -> 
 
 
 def _channel_row(row: Any) -> ChannelRow | None:
-    return None if row is None else ChannelRow(row.persona, row.model)
+    return None if row is None else ChannelRow(row.persona, row.model, row.threads)
 
 
 def _guild_row(row: Any) -> GuildRow | None:
@@ -448,6 +452,8 @@ def _setting_text(setting: str, row: Any) -> str | None:
         return None
     if setting == "budget":
         return budget_text(GuildBudget(row.budget_tokens, row.budget_messages))
+    if setting == "threads":
+        return None if row.threads is None else ("on" if row.threads else "off")
     return getattr(row, setting)
 
 
