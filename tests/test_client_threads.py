@@ -97,7 +97,7 @@ async def test_follow_ups_are_answered_in_the_thread_without_a_mention_after_a_r
 ) -> None:
     stands.openai.script("First answer.", "Second answer.", "Third answer.")
     async with running_bot(stands, threads_on) as bot:
-        question, first = await ask_in_thread_channel(stands, bot, "what is a thread?")
+        question, _ = await ask_in_thread_channel(stands, bot, "what is a thread?")
         thread_id = int(question["id"])
         follow_up = await stands.discord.send_message(thread_id, "and who can see it?")
         (_, second) = await stands.discord.wait_for_messages(2, channel_id=thread_id)
@@ -160,7 +160,7 @@ async def test_without_create_public_threads_it_answers_in_the_channel_saying_wh
         await stands.discord.deny_bot(GENERAL_CHANNEL, CREATE_PUBLIC_THREADS,
                                       announce=cache_knows)
         if cache_knows:
-            await until(lambda: not GENERAL_CHANNEL_ALLOWS(bot), "the overwrite in the cache")
+            await until(lambda: not bot_may_open_threads(bot), "the overwrite in the cache")
         question = await stands.discord.send_message(GENERAL_CHANNEL, "help?", mention_bot=True)
         line, answer = await stands.discord.wait_for_messages(2, channel_id=GENERAL_CHANNEL)
     assert line["content"] == NO_THREAD_PERMISSIONS
@@ -171,7 +171,8 @@ async def test_without_create_public_threads_it_answers_in_the_channel_saying_wh
     assert int(question["id"]) not in stands.discord.world.channels
 
 
-def GENERAL_CHANNEL_ALLOWS(bot: ChatBot) -> bool:  # noqa: N802
+def bot_may_open_threads(bot: ChatBot) -> bool:
+    """What the bot's cache says of its Create Public Threads in #general."""
     channel = bot.get_channel(GENERAL_CHANNEL)
     guild = bot.get_guild(GUILD_A)
     assert channel is not None and guild is not None
