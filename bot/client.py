@@ -34,11 +34,13 @@ from bot.conversation.admins import is_admin
 from bot.conversation.exchange import Prompt, Trigger, Voice
 from bot.conversation.notices import BUDGET_REACHED, COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
 from bot.conversation.personas import voice_of
+from bot.conversation.thread_names import thread_name
 from bot.conversation.triggers import classify, prompt_from_message
 from bot.greenflash_client import GreenflashSettings, build_client
 from bot.llm import ChatModel
 from bot.replies.index import ReplyIndex
 from bot.replies.producer import Arrival, ReplyProducer
+from bot.replies.threads import ThreadTarget
 from bot.replies.writer import MessageTarget, ReplyRefused, ReplyWriter
 from bot.runtime import command_sync, discord_patches
 from bot.runtime.command_tree import ChatCommandTree
@@ -50,6 +52,9 @@ from bot.storage import SchemaState, Storage, StorageConfig, describe
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant")
+# The questions that open a thread where a channel wants one: asked in the channel itself.
+# A reply to the bot goes on where its answer is.
+OPENS_THREAD = frozenset({Trigger.MENTION, Trigger.CHAT_CHANNEL})
 
 
 class SchemaRefused(Exception):
@@ -198,7 +203,22 @@ class ChatBot(commands.AutoShardedBot):
         if not prompt.text and not prompt.attachment_refs:
             await self._answer_empty(message, trigger)
             return
-        await self.accept(prompt, message.author, MessageTarget(message))
+        await self.accept(prompt, message.author, await self._arrival(message, prompt))
+
+    async def _arrival(self, message: discord.Message, prompt: Prompt) -> Arrival:
+        """Where the answer goes: a thread of its own for a question asked in a channel
+        that opens threads (``/threads on``, else ``THREAD_CHANNEL_IDS``), else a reply."""
+        inside = prompt.parent_id is not None or prompt.guild_id is None
+        if inside or prompt.trigger not in OPENS_THREAD:
+            return MessageTarget(message)
+        here = await self.storage.settings_for(prompt.guild_id, prompt.channel_id)
+        if not here.opens_threads(prompt.channel_id, self.settings.thread_channel_ids):
+            return MessageTarget(message)
+        return ThreadTarget(
+            message,
+            name=thread_name(prompt.text),
+            archive_minutes=self.settings.thread_archive_minutes,
+        )
 
     async def accept(self, prompt: Prompt, author: discord.abc.User, arrival: Arrival) -> None:
         """The receiving steps every prompt goes through, whichever way it arrived: the
@@ -210,6 +230,8 @@ class ChatBot(commands.AutoShardedBot):
             await arrival.refuse(COOLDOWN.format(seconds=retry), for_seconds=retry)
             return
         await arrival.acknowledge()
+        if isinstance(arrival, ThreadTarget):
+            prompt = arrival.placed(prompt)
         if prompt.truncated:
             log.info("prompt truncated to %d chars: message=%s", len(prompt.text),
                      prompt.message_id)

@@ -32,11 +32,21 @@ def conversation_fields(prompt: Prompt, voice: Voice) -> dict[str, Any]:
             "channel_name": prompt.channel_name,
             "persona": voice.persona,
             **({"guild_name": prompt.guild_name} if prompt.guild_name else {}),
+            **parent_properties(prompt),
         },
     }
     if prompt.guild_id is not None:
         fields["external_organization_id"] = str(prompt.guild_id)
     return fields
+
+
+def parent_properties(prompt: Prompt) -> dict[str, str]:
+    """A thread's conversation names the channel it sits under, so a team sees each
+    question's thread next to the channel it was asked in."""
+    if prompt.parent_id is None:
+        return {}
+    named = {"parent_channel_name": prompt.parent_name} if prompt.parent_name else {}
+    return {"parent_channel_id": str(prompt.parent_id), **named}
 
 
 def user_item(prompt: Prompt) -> MessageItemParam:

@@ -25,6 +25,7 @@ class Trigger(enum.StrEnum):
     REPLY = "reply"
     DM = "dm"
     CHAT_CHANNEL = "chat_channel"
+    BOT_THREAD = "bot_thread"
     SLASH = "slash_command"
 
 
@@ -45,7 +46,8 @@ class Prompt:
     ``user_name`` is the name shown where they wrote (a guild nickname if they have one),
     ``account_name`` the account-wide one (``global_name``, else ``username``): the first
     labels the message, the second identifies the person once, whichever guild they are in.
-    ``parent_id`` is a thread's parent channel (whose persona the thread follows);
+    ``parent_id`` is a thread's parent channel (whose persona the thread follows) and
+    ``parent_name`` its name;
     ``voice`` is filled in by the receiving side once the channel's settings are read, and
     ``admin`` says the author may change them (and so may be exempt from budgets).
 
@@ -68,6 +70,7 @@ class Prompt:
     trigger: Trigger
     truncated: bool = False
     parent_id: int | None = None
+    parent_name: str | None = None
     admin: bool = False
     voice: Voice | None = None
     attachment_refs: tuple[AttachmentRef, ...] = ()

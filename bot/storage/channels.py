@@ -27,6 +27,7 @@ Source = Literal["channel", "parent", "guild", "default"]
 class ChannelRow:
     persona: str | None = None
     model: str | None = None
+    threads: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,19 @@ class GuildRow:
 class ChannelSettings:
     """What applies in one channel. ``persona`` is ``None`` when the bot's default system
     prompt applies; ``persona_channel_id`` says whose persona it is (the thread's parent's,
-    for an inheriting thread)."""
+    for an inheriting thread). ``threads`` is the channel's own ``/threads on|off``, ``None``
+    when its admins never chose (the operator's ``THREAD_CHANNEL_IDS`` then decide)."""
 
     persona: str | None
     persona_channel_id: int | None
     model: str
     model_source: Source
+    threads: bool | None = None
+
+    def opens_threads(self, channel_id: int, defaults: frozenset[int]) -> bool:
+        """Whether a question in ``channel_id`` gets its own thread: the admins' choice
+        there, else whether the operator listed the channel."""
+        return channel_id in defaults if self.threads is None else self.threads
 
     def system_prompt(self, framing: str) -> str:
         """The system prompt in effect: the operator's framing (``SYSTEM_PROMPT``) first
@@ -82,7 +90,8 @@ def resolve(
         if name is not None and name in allowlist:
             model, source = name, where
             break
-    return ChannelSettings(persona, persona_channel, model, source)
+    threads = channel.threads if channel is not None else None
+    return ChannelSettings(persona, persona_channel, model, source, threads)
 
 
 def clean_persona(text: str) -> str:
