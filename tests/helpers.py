@@ -17,6 +17,7 @@ from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings, build_client
 from bot.llm import ChatModel
+from tests.standins.discord_ratelimits import LONGEST_RESET
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
 from tests.standins.openai_server import OpenAIStandIn
 
@@ -172,5 +173,27 @@ async def barrier(
     sent = await discord.send_message(channel_id, text, author=BOB, mention_bot=True)
     await until(lambda: answers_to(discord, sent["id"]), f"the answer to the barrier {text!r}",
                 changed=discord.next_change)
-    await until(lambda: bot.foreground.busy == 0, "the replies in progress to end")
+    await while_progressing(lambda: bot.foreground.busy == 0, "the replies in progress to end",
+                            changed=discord.next_change)
     return sent
+
+
+async def while_progressing(
+    found: Callable[[], T | None], what: str, *, changed: Changed
+) -> T:
+    """Until ``found()`` returns something truthy, polled; ``TimeoutError`` once the stand-in
+    recorded no change for twice the longest rate-limit reset.
+
+    For work whose length depends on the machine (a long reply posted part by part at
+    Discord's pace, on a machine shared by parallel test workers): while the bot still
+    makes requests it is progressing, however long that takes; a stuck reply makes none."""
+    stall = 2 * LONGEST_RESET
+    loop = asyncio.get_running_loop()
+    signal, last = changed(), loop.time()
+    while not (result := found()):
+        if signal.is_set():
+            signal, last = changed(), loop.time()
+        elif loop.time() - last > stall:
+            raise TimeoutError(f"no progress for {stall}s while waiting for {what}")
+        await asyncio.sleep(POLL_INTERVAL)
+    return result

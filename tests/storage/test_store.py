@@ -161,8 +161,8 @@ async def test_dm_usage_counts_on_its_own(storage: Storage) -> None:
 async def test_concurrent_charges_through_two_handles_all_count(backend: Backend) -> None:
     """80 charges at once queue on SQLite's write lock; what is tested is that none is lost
     or counted twice, so the handles wait for the lock as long as charge_worker's processes
-    do, not the 0.5 s the fixtures' 1 s timeout allows, which a machine busy with parallel
-    test workers can exceed (a charge that times out is dropped by design)."""
+    do, not the 1 s the fixtures' (the default) timeout allows, which a machine busy with
+    parallel test workers can exceed (a charge that times out is dropped by design)."""
     first, second, reader = (backend.storage(config={"timeout": 10.0}) for _ in range(3))
     try:
         await asyncio.gather(
