@@ -155,7 +155,7 @@ class ChatBot(commands.AutoShardedBot):
         """The persona and model in effect in a channel (a thread passes its parent),
         read through the storage's cache."""
         settings = await self.storage.settings_for(guild_id, channel_id, parent_id)
-        return voice_of(settings, self.settings.system_prompt)
+        return voice_of(settings, self.settings.system_prompt, guild_id)
 
     async def in_effect(self, prompt: Prompt, author: discord.abc.User) -> Prompt:
         """The prompt with the voice in effect where it was asked, and whether its author
