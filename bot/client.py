@@ -25,6 +25,7 @@ import discord
 from discord.ext import commands
 
 from bot.analytics.calls import Analytics
+from bot.analytics.insights import InsightsReader
 from bot.attachments.config import AttachmentSettings
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
@@ -49,7 +50,7 @@ from bot.storage import SchemaState, Storage, StorageConfig, describe
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant")
+EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant", "cogs.insights")
 
 
 class SchemaRefused(Exception):
@@ -119,6 +120,12 @@ class ChatBot(commands.AutoShardedBot):
             system_prompt=settings.system_prompt,
             settings=greenflash_settings,
             foreground=self.foreground,
+        )
+        # What the admins' commands read back from Greenflash, on the same client.
+        self.insights = InsightsReader(
+            self.analytics.client,
+            time_limit=greenflash_settings.insights_timeout,
+            ttl=greenflash_settings.insights_cache_seconds,
         )
         self.storage = Storage(storage)
         self.reply_index = ReplyIndex()
