@@ -157,5 +157,5 @@ def personas_embed(
         description="Greenflash's figures for each persona this server's admins have set.",
     )
     for text, read in personas:
-        embed.add_field(name=plain(text, MAX_NAME), value=persona_field(read))
+        embed.add_field(name=plain(text, MAX_NAME) or "(blank)", value=persona_field(read))
     return embed
