@@ -97,12 +97,15 @@ async def test_a_member_without_manage_server_is_refused_and_nothing_is_read(
     stands: Stands, bot: ChatBot
 ) -> None:
     stands.greenflash.script_organization_analytics(str(GUILD_A), conversations=5)
-    for command in ("insights overview", "insights inbox", "persona stats"):
-        refused = await run(stands, command, user=BOB)
+    for command, options in (("insights overview", None), ("insights inbox", None),
+                             ("persona stats", None), ("insights digest off", None),
+                             ("insights digest set", {"channel": CHAT_CHANNEL})):
+        refused = await run(stands, command, options, user=BOB)
         assert refused["flags"] & EPHEMERAL
         assert refused["content"] == NOT_ADMIN.format(role="")
     assert analytics_requests(stands) == 0
     assert not stands.greenflash.accepted_for("/inbox")
+    assert await insights_cog(bot).digests.channels() == {}
 
 
 async def test_a_second_overview_within_the_ttl_costs_no_request(
