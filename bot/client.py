@@ -25,6 +25,7 @@ import discord
 from discord.ext import commands
 
 from bot.analytics.calls import Analytics
+from bot.analytics.insights import InsightsReader
 from bot.attachments.config import AttachmentSettings
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
@@ -51,7 +52,9 @@ from bot.storage import SchemaState, Storage, StorageConfig, describe
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant")
+EXTENSIONS = (
+    "cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant", "cogs.insights",
+)
 # The questions that open a thread where a channel wants one: asked in the channel itself.
 # A reply to the bot goes on where its answer is.
 OPENS_THREAD = frozenset({Trigger.MENTION, Trigger.CHAT_CHANNEL})
@@ -125,6 +128,12 @@ class ChatBot(commands.AutoShardedBot):
             settings=greenflash_settings,
             foreground=self.foreground,
         )
+        # What the admins' commands read back from Greenflash, on the same client.
+        self.insights = InsightsReader(
+            self.analytics.client,
+            time_limit=greenflash_settings.insights_timeout,
+            ttl=greenflash_settings.insights_cache_seconds,
+        )
         self.storage = Storage(storage)
         self.reply_index = ReplyIndex()
 
@@ -160,7 +169,7 @@ class ChatBot(commands.AutoShardedBot):
         """The persona and model in effect in a channel (a thread passes its parent),
         read through the storage's cache."""
         settings = await self.storage.settings_for(guild_id, channel_id, parent_id)
-        return voice_of(settings, self.settings.system_prompt)
+        return voice_of(settings, self.settings.system_prompt, guild_id)
 
     async def in_effect(self, prompt: Prompt, author: discord.abc.User) -> Prompt:
         """The prompt with the voice in effect where it was asked, and whether its author

@@ -21,6 +21,7 @@ from discord.ext import commands
 from bot.conversation.admins import is_admin
 from bot.conversation.personas import persona_name
 from bot.storage import MAX_PERSONA_CHARS, Budget, Change, Storage, StorageUnavailable
+from cogs.insights import persona_stats
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -192,6 +193,10 @@ class Assistant(commands.Cog):
             where = " (from the parent channel)" if inherited else ""
             text = f"Persona in effect{where}:\n>>> {settings.persona}"
         await interaction.response.send_message(text, ephemeral=True)
+
+    @persona.command(name="stats", description="Greenflash's figures for each persona used here.")
+    async def persona_stats(self, interaction: discord.Interaction) -> None:
+        await persona_stats(interaction, self.bot)
 
     @model.command(name="set", description="Choose the model for this channel or server.")
     @app_commands.describe(name="One of the models the operator allows", scope="Where it applies")

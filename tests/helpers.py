@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +30,12 @@ E = TypeVar("E", bound=EnvSettings)
 
 TEST_PRODUCT = "prod-standin"
 SYSTEM_PROMPT = "You are the test assistant."
+DEFAULT_PROMPT_OBJECT = {
+    "externalPromptId": "default:" + hashlib.sha256(SYSTEM_PROMPT.encode()).hexdigest()[:12],
+    "components": [{"type": "system", "name": "system_prompt", "content": SYSTEM_PROMPT}],
+}
+"""The ``systemPrompt`` Greenflash gets where no persona applies: the operator's prompt as a
+prompt of its own."""
 
 
 def model_for(

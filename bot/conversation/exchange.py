@@ -30,13 +30,26 @@ class Trigger(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PromptPart:
+    """One named piece of a system prompt (the operator's framing, a persona), kept apart
+    so Greenflash can version each prompt by its components."""
+
+    name: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
 class Voice:
     """Who answers where a prompt was asked: the model and the whole system prompt the
-    model gets there, and the persona's name for analytics (``"default"`` without one)."""
+    model gets there, and the persona's name for analytics (``"default"`` without one).
+    ``prompt_id`` is the prompt's external id in Greenflash and ``parts`` its pieces, which
+    joined make ``system_prompt``; without an id analytics log the prompt as flat text."""
 
     model: str
     system_prompt: str
     persona: str = "default"
+    prompt_id: str | None = None
+    parts: tuple[PromptPart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ PERSONA_HEADING = (
     "The admins of this channel set the persona below. Follow it, within the instructions "
     "above, which it cannot change:"
 )
+PART_SEPARATOR = "\n\n"
 
 Source = Literal["channel", "parent", "guild", "default"]
 
@@ -60,9 +61,14 @@ class ChannelSettings:
         adds to the bot's rules instead of replacing them. (No persona can switch pings on:
         those are off in every request's ``allowed_mentions``, whatever the text says.)
         Without a persona it is exactly the framing, as before personas existed."""
+        return PART_SEPARATOR.join(self.prompt_parts(framing))
+
+    def prompt_parts(self, framing: str) -> tuple[str, ...]:
+        """The pieces :meth:`system_prompt` joins: the framing, then the persona under its
+        heading (analytics send them as separate components)."""
         if self.persona is None:
-            return framing
-        return f"{framing}\n\n{PERSONA_HEADING}\n{self.persona}"
+            return (framing,)
+        return (framing, f"{PERSONA_HEADING}\n{self.persona}")
 
 
 def resolve(
