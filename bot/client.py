@@ -28,6 +28,7 @@ from bot.agent.config import AgentSettings
 from bot.agent.loop import Agent
 from bot.agent.toolbox import Toolbox
 from bot.analytics.calls import Analytics
+from bot.analytics.insights import InsightsReader
 from bot.attachments.config import AttachmentSettings
 from bot.attachments.download import DISCORD_CDN_ORIGINS, AttachmentFetcher, Origin
 from bot.attachments.kinds import AttachmentBatch
@@ -37,11 +38,13 @@ from bot.conversation.admins import is_admin
 from bot.conversation.exchange import Prompt, Trigger, Voice
 from bot.conversation.notices import BUDGET_REACHED, COOLDOWN, EMPTY_MENTION, STICKERS_ONLY
 from bot.conversation.personas import voice_of
+from bot.conversation.thread_names import thread_name
 from bot.conversation.triggers import classify, prompt_from_message
 from bot.greenflash_client import GreenflashSettings, build_client
 from bot.llm import ChatModel
 from bot.replies.index import ReplyIndex
 from bot.replies.producer import Arrival, ReplyProducer
+from bot.replies.threads import ThreadTarget
 from bot.replies.writer import MessageTarget, ReplyRefused, ReplyWriter
 from bot.runtime import command_sync, discord_patches
 from bot.runtime.command_tree import ChatCommandTree
@@ -52,7 +55,12 @@ from bot.storage import SchemaState, Storage, StorageConfig, describe
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant")
+EXTENSIONS = (
+    "cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant", "cogs.insights",
+)
+# The questions that open a thread where a channel wants one: asked in the channel itself.
+# A reply to the bot goes on where its answer is.
+OPENS_THREAD = frozenset({Trigger.MENTION, Trigger.CHAT_CHANNEL})
 
 
 class SchemaRefused(Exception):
@@ -126,6 +134,12 @@ class ChatBot(commands.AutoShardedBot):
             settings=greenflash_settings,
             foreground=self.foreground,
         )
+        # What the admins' commands read back from Greenflash, on the same client.
+        self.insights = InsightsReader(
+            self.analytics.client,
+            time_limit=greenflash_settings.insights_timeout,
+            ttl=greenflash_settings.insights_cache_seconds,
+        )
         self.storage = Storage(storage)
         self.reply_index = ReplyIndex()
         self.agent_settings = agent
@@ -163,7 +177,7 @@ class ChatBot(commands.AutoShardedBot):
         """The persona and model in effect in a channel (a thread passes its parent),
         read through the storage's cache."""
         settings = await self.storage.settings_for(guild_id, channel_id, parent_id)
-        return voice_of(settings, self.settings.system_prompt)
+        return voice_of(settings, self.settings.system_prompt, guild_id)
 
     async def in_effect(self, prompt: Prompt, author: discord.abc.User) -> Prompt:
         """The prompt with the voice in effect where it was asked, and whether its author
@@ -216,7 +230,22 @@ class ChatBot(commands.AutoShardedBot):
         if not prompt.text and not prompt.attachment_refs:
             await self._answer_empty(message, trigger)
             return
-        await self.accept(prompt, message.author, MessageTarget(message))
+        await self.accept(prompt, message.author, await self._arrival(message, prompt))
+
+    async def _arrival(self, message: discord.Message, prompt: Prompt) -> Arrival:
+        """Where the answer goes: a thread of its own for a question asked in a channel
+        that opens threads (``/threads on``, else ``THREAD_CHANNEL_IDS``), else a reply."""
+        inside = prompt.parent_id is not None or prompt.guild_id is None
+        if inside or prompt.trigger not in OPENS_THREAD:
+            return MessageTarget(message)
+        here = await self.storage.settings_for(prompt.guild_id, prompt.channel_id)
+        if not here.opens_threads(prompt.channel_id, self.settings.thread_channel_ids):
+            return MessageTarget(message)
+        return ThreadTarget(
+            message,
+            name=thread_name(prompt.text),
+            archive_minutes=self.settings.thread_archive_minutes,
+        )
 
     async def accept(self, prompt: Prompt, author: discord.abc.User, arrival: Arrival) -> None:
         """The receiving steps every prompt goes through, whichever way it arrived: the
@@ -228,6 +257,8 @@ class ChatBot(commands.AutoShardedBot):
             await arrival.refuse(COOLDOWN.format(seconds=retry), for_seconds=retry)
             return
         await arrival.acknowledge()
+        if isinstance(arrival, ThreadTarget):
+            prompt = arrival.placed(prompt)
         if prompt.truncated:
             log.info("prompt truncated to %d chars: message=%s", len(prompt.text),
                      prompt.message_id)

@@ -7,12 +7,17 @@ analytics are :class:`bot.analytics.calls.Analytics`, built on the client made h
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any, Literal
+
 import greenflash
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from bot.analytics.outage import never_sent
-from bot.config.base import EnvSettings
+from bot.config.base import EnvSettings, one_of
+
+INSIGHTS_MODES = ("simple", "insights")
 
 
 class GreenflashSettings(EnvSettings):
@@ -25,6 +30,25 @@ class GreenflashSettings(EnvSettings):
     max_in_flight: int = Field(default=8, ge=1, validation_alias="GREENFLASH_MAX_IN_FLIGHT")
     max_pending: int = Field(default=5_000, ge=1, validation_alias="GREENFLASH_MAX_PENDING")
     drain_seconds: float = Field(default=10.0, ge=0.0, validation_alias="GREENFLASH_DRAIN_SECONDS")
+    # What the admins' commands read back (bot/analytics/insights.py): "insights" adds
+    # topics, keywords and the summary, a mode Greenflash rate-limits per plan.
+    insights_mode: Literal["simple", "insights"] = Field(
+        default="simple", validation_alias="GREENFLASH_INSIGHTS_MODE")
+    insights_cache_seconds: float = Field(
+        default=600.0, ge=0.0, validation_alias="GREENFLASH_INSIGHTS_CACHE_SECONDS")
+    insights_timeout: float = Field(
+        default=10.0, ge=0.5, le=60.0, validation_alias="GREENFLASH_INSIGHTS_TIMEOUT")
+    digest_hour: int = Field(default=9, ge=0, le=23, validation_alias="GREENFLASH_DIGEST_HOUR")
+
+    @field_validator("insights_mode", mode="before")
+    @classmethod
+    def _insights_mode(cls, raw: Any) -> Any:
+        return one_of(raw, INSIGHTS_MODES)
+
+    @property
+    def digest_time(self) -> dt.time:
+        """When the daily review digest is posted: on the hour, UTC."""
+        return dt.time(self.digest_hour, tzinfo=dt.UTC)
 
 
 def build_client(settings: GreenflashSettings) -> greenflash.AsyncGreenflash | None:

@@ -1,4 +1,5 @@
-"""Admin commands that shape the assistant per channel: ``/persona``, ``/model``, ``/budget``.
+"""Admin commands that shape the assistant per channel: ``/persona``, ``/model``, ``/budget``,
+``/threads``.
 
 Discord shows the command groups only to members with Manage Server
 (``default_permissions``; a server can grant them to other roles under Server Settings →
@@ -20,6 +21,7 @@ from discord.ext import commands
 from bot.conversation.admins import is_admin
 from bot.conversation.personas import persona_name
 from bot.storage import MAX_PERSONA_CHARS, Budget, Change, Storage, StorageUnavailable
+from cogs.insights import persona_stats
 
 if TYPE_CHECKING:
     from bot.client import ChatBot
@@ -30,7 +32,10 @@ NO_PERSONA = "This channel uses the default assistant (no persona set)."
 # Discord returns at most 25 autocomplete choices.
 MAX_CHOICES = 25
 ANNOUNCE_PREVIEW = 120
-CHANGE_EVENTS = {"persona": "persona_changed", "model": "model_changed"}
+NOT_IN_THREAD = "Threads are set for a channel: use `/threads` in the channel itself."
+CHANGE_EVENTS = {
+    "persona": "persona_changed", "model": "model_changed", "threads": "threads_changed"
+}
 MODEL_SOURCES = {
     "channel": "set for this channel",
     "parent": "set for the parent channel",
@@ -60,6 +65,10 @@ def announcement(change: Change) -> str:
     if change.setting == "model":
         where = "this server" if change.channel_id is None else "this channel"
         return f"{who} set the model for {where} to `{change.new}`."
+    if change.setting == "threads":
+        if change.new == "on":
+            return f"{who} turned threads on here: each question gets a thread of its own."
+        return f"{who} turned threads off here: questions are answered in the channel."
     return f"{who} set the daily budget per person to {change.new}."
 
 
@@ -185,6 +194,10 @@ class Assistant(commands.Cog):
             text = f"Persona in effect{where}:\n>>> {settings.persona}"
         await interaction.response.send_message(text, ephemeral=True)
 
+    @persona.command(name="stats", description="Greenflash's figures for each persona used here.")
+    async def persona_stats(self, interaction: discord.Interaction) -> None:
+        await persona_stats(interaction, self.bot)
+
     @model.command(name="set", description="Choose the model for this channel or server.")
     @app_commands.describe(name="One of the models the operator allows", scope="Where it applies")
     async def model_set(
@@ -223,6 +236,21 @@ class Assistant(commands.Cog):
             f"Allowed: {allowed}",
             ephemeral=True,
         )
+
+    @app_commands.command(name="threads", description="Give each question here its own thread.")
+    @app_commands.describe(mode="on: a thread per question; off: answers in the channel")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def threads(self, interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
+        async def save() -> Change:
+            if isinstance(interaction.channel, discord.Thread):
+                raise ValueError(NOT_IN_THREAD)
+            return await self.storage.set_threads(
+                interaction.guild_id or 0, interaction.channel_id or 0, mode == "on",
+                by=interaction.user.id,
+            )
+
+        await self._change(interaction, save)
 
     @budget.command(name="set", description="How much one person may use per day here.")
     @app_commands.describe(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -10,15 +12,13 @@ import pytest
 from pydantic import SecretStr
 
 from bot.analytics.calls import Analytics
-from bot.attachments.config import AttachmentSettings
-from bot.cli.preflight import StartupSettings
 from bot.config.base import EnvSettings
+from bot.config.environment import Configuration
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings, build_client
 from bot.llm import ChatModel
-from bot.runtime.logs import LogSettings
-from bot.storage import StorageConfig
+from tests.standins.discord_ratelimits import LONGEST_RESET
 from tests.standins.discord_server import BOB, GENERAL_CHANNEL, DiscordStandIn
 from tests.standins.openai_server import OpenAIStandIn
 
@@ -30,6 +30,12 @@ E = TypeVar("E", bound=EnvSettings)
 
 TEST_PRODUCT = "prod-standin"
 SYSTEM_PROMPT = "You are the test assistant."
+DEFAULT_PROMPT_OBJECT = {
+    "externalPromptId": "default:" + hashlib.sha256(SYSTEM_PROMPT.encode()).hexdigest()[:12],
+    "components": [{"type": "system", "name": "system_prompt", "content": SYSTEM_PROMPT}],
+}
+"""The ``systemPrompt`` Greenflash gets where no persona applies: the operator's prompt as a
+prompt of its own."""
 
 
 def model_for(
@@ -63,10 +69,12 @@ def greenflash_settings(base_url: str, **overrides: Any) -> GreenflashSettings:
     return GreenflashSettings(**(base | overrides))
 
 
-SETTINGS_MODELS: tuple[type[EnvSettings], ...] = (
-    Settings, AttachmentSettings, StorageConfig, GreenflashSettings, StartupSettings, LogSettings,
+SETTINGS_MODELS: tuple[type[EnvSettings], ...] = tuple(
+    model for model in typing.get_type_hints(Configuration).values()
+    if isinstance(model, type) and issubclass(model, EnvSettings)
 )
-"""Every settings model :func:`bot.config.environment.load_configuration` reads."""
+"""Every settings model :func:`bot.config.environment.load_configuration` reads, taken from
+its result's fields, so a model added there is held to the docs without anyone listing it."""
 
 
 def configured_variables() -> set[str]:
@@ -172,5 +180,27 @@ async def barrier(
     sent = await discord.send_message(channel_id, text, author=BOB, mention_bot=True)
     await until(lambda: answers_to(discord, sent["id"]), f"the answer to the barrier {text!r}",
                 changed=discord.next_change)
-    await until(lambda: bot.foreground.busy == 0, "the replies in progress to end")
+    await while_progressing(lambda: bot.foreground.busy == 0, "the replies in progress to end",
+                            changed=discord.next_change)
     return sent
+
+
+async def while_progressing(
+    found: Callable[[], T | None], what: str, *, changed: Changed
+) -> T:
+    """Until ``found()`` returns something truthy, polled; ``TimeoutError`` once the stand-in
+    recorded no change for twice the longest rate-limit reset.
+
+    For work whose length depends on the machine (a long reply posted part by part at
+    Discord's pace, on a machine shared by parallel test workers): while the bot still
+    makes requests it is progressing, however long that takes; a stuck reply makes none."""
+    stall = 2 * LONGEST_RESET
+    loop = asyncio.get_running_loop()
+    signal, last = changed(), loop.time()
+    while not (result := found()):
+        if signal.is_set():
+            signal, last = changed(), loop.time()
+        elif loop.time() - last > stall:
+            raise TimeoutError(f"no progress for {stall}s while waiting for {what}")
+        await asyncio.sleep(POLL_INTERVAL)
+    return result

@@ -11,7 +11,7 @@ from bot.analytics.calls import AnalyticsStats
 from bot.client import ChatBot
 from bot.config.products import ProductConfig
 from tests.bot_harness import Stands, bot_settings, running_bot
-from tests.helpers import SYSTEM_PROMPT, TEST_PRODUCT
+from tests.helpers import DEFAULT_PROMPT_OBJECT, TEST_PRODUCT
 from tests.standins.discord_server import (
     ALICE,
     ALICE_ID,
@@ -61,7 +61,7 @@ async def test_each_conversation_logs_one_user_and_one_assistant_message(
         assert call["productId"] == TEST_PRODUCT
         assert call["externalUserId"] == ALICE["id"]
         assert call["externalConversationId"] == str(channel_id)
-        assert call["systemPrompt"] == SYSTEM_PROMPT
+        assert call["systemPrompt"] == DEFAULT_PROMPT_OBJECT
         if channel_id == DM_ALICE:
             assert "externalOrganizationId" not in call
         else:

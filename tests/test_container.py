@@ -380,8 +380,8 @@ def test_the_bot_and_migrate_reach_the_db_service_as_its_user() -> None:
 def test_the_stop_grace_period_outlasts_the_drain() -> None:
     """The bot's own sequence on SIGTERM with its default settings: replies (half the
     shutdown grace), Greenflash's drain, then closing the interrupted connection."""
-    drain = (Settings.shutdown_grace_seconds / 2 + GreenflashSettings.drain_seconds
-             + _CLOSE_SECONDS)
+    grace = Settings.model_fields["shutdown_grace_seconds"].default
+    drain = grace / 2 + GreenflashSettings.model_fields["drain_seconds"].default + _CLOSE_SECONDS
     assert seconds(service("bot")["stop_grace_period"]) > drain
 
 

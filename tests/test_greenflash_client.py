@@ -15,7 +15,7 @@ from bot.config.products import ProductConfig
 from bot.conversation.exchange import Prompt, Reply, Trigger, Usage
 from bot.greenflash_client import GreenflashSettings, build_client
 from tests.helpers import (
-    SYSTEM_PROMPT,
+    DEFAULT_PROMPT_OBJECT,
     TEST_PRODUCT,
     greenflash_settings,
     make_analytics,
@@ -68,7 +68,7 @@ async def test_user_then_assistant_message_fields(greenflash_standin: Greenflash
         "externalConversationId": "7",
         "externalOrganizationId": "99",
         "model": "gpt-4o-mini",
-        "systemPrompt": SYSTEM_PROMPT,
+        "systemPrompt": DEFAULT_PROMPT_OBJECT,
         "properties": {"platform": "discord", "channel_name": "general",
                        "persona": "default", "guild_name": "Alpha Guild"},
         "messages": [{

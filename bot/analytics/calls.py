@@ -26,6 +26,7 @@ from bot.analytics.outage import Reachability
 from bot.analytics.seen import SeenCache
 from bot.config.products import ProductConfig
 from bot.conversation.exchange import Prompt, Reply, Voice
+from bot.conversation.personas import default_voice
 from bot.greenflash_client import GreenflashSettings, describe
 from bot.runtime.foreground import Foreground
 
@@ -155,7 +156,7 @@ class Analytics:
 
     def _voice(self, prompt: Prompt) -> Voice:
         """The persona and model in effect where the prompt was asked."""
-        return prompt.voice or Voice(self.model, self.system_prompt)
+        return prompt.voice or default_voice(self.model, self.system_prompt)
 
     def _destination(self, guild_id: int | None) -> tuple[greenflash.AsyncGreenflash, str] | None:
         """The client and the guild's product, or ``None`` when analytics are off for it."""

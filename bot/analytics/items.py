@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from greenflash.types import MessageItemParam
+from greenflash.types import ComponentInputParam, MessageItemParam, SystemPromptParam
 
 from bot.attachments.analytics_fields import (
     attachment_properties,
@@ -20,23 +20,46 @@ from bot.conversation.exchange import Prompt, Reply, Voice
 
 def conversation_fields(prompt: Prompt, voice: Voice) -> dict[str, Any]:
     """The ``messages.create`` fields shared by both halves of an exchange: who, where,
-    and the persona and model in effect there (each persona's whole system prompt is its
-    own prompt version in Greenflash)."""
+    and the persona and model in effect there (each persona is its own prompt in
+    Greenflash, see :func:`system_prompt`)."""
     fields: dict[str, Any] = {
         "external_user_id": str(prompt.user_id),
         "external_conversation_id": str(prompt.channel_id),
         "model": voice.model,
-        "system_prompt": voice.system_prompt,
+        "system_prompt": system_prompt(voice),
         "properties": {
             "platform": "discord",
             "channel_name": prompt.channel_name,
             "persona": voice.persona,
             **({"guild_name": prompt.guild_name} if prompt.guild_name else {}),
+            **parent_properties(prompt),
         },
     }
     if prompt.guild_id is not None:
         fields["external_organization_id"] = str(prompt.guild_id)
     return fields
+
+
+def parent_properties(prompt: Prompt) -> dict[str, str]:
+    """A thread's conversation names the channel it sits under, so a team sees each
+    question's thread next to the channel it was asked in."""
+    if prompt.parent_id is None:
+        return {}
+    named = {"parent_channel_name": prompt.parent_name} if prompt.parent_name else {}
+    return {"parent_channel_id": str(prompt.parent_id), **named}
+
+
+def system_prompt(voice: Voice) -> SystemPromptParam:
+    """The voice's prompt as a prompt object (``types/system_prompt_param.py``): its
+    external id and one ``system`` component per part, named, so Greenflash versions the
+    prompt when a part changes and can compare prompts; the flat text for a voice without
+    an id."""
+    if voice.prompt_id is None:
+        return voice.system_prompt
+    components: list[ComponentInputParam] = [
+        {"type": "system", "name": part.name, "content": part.content} for part in voice.parts
+    ]
+    return {"external_prompt_id": voice.prompt_id, "components": components}
 
 
 def user_item(prompt: Prompt) -> MessageItemParam:

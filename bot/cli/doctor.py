@@ -28,6 +28,7 @@ import greenflash
 import openai
 
 from bot.cli.model_probe import probe_model
+from bot.cli.permissions import channel_permissions, missing
 from bot.cli.preflight import (
     GREENFLASH_DEFAULT_URL,
     OPENAI_DEFAULT_URL,
@@ -41,6 +42,7 @@ from bot.config.environment import WHERE_SETTINGS_GO, load_configuration
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings, build_client, describe
+from bot.replies.threads import THREAD_PERMISSIONS
 from bot.storage import (
     DATABASE_ERRORS,
     SchemaState,
@@ -114,10 +116,8 @@ async def _discord_checks(
         checks.append(_unreachable("Guilds", error))
         return
     checks += _guild_checks(settings, guild_ids)
-    checks += [
-        await _channel_check(client, channel_id)
-        for channel_id in sorted(settings.chat_channel_ids)
-    ]
+    checks += [await _channel_check(client, c) for c in sorted(settings.chat_channel_ids)]
+    checks += [await _thread_check(client, c) for c in sorted(settings.thread_channel_ids)]
 
 
 def _unreachable(name: str, error: BaseException) -> Check:
@@ -188,6 +188,23 @@ async def _channel_check(client: discord.Client, channel_id: int) -> Check:
     except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
         return _unreachable(name, error)
     return Check(Status.PASS, name, f"visible (#{getattr(channel, 'name', channel_id)})")
+
+
+async def _thread_check(client: discord.Client, channel_id: int) -> Check:
+    """A channel in THREAD_CHANNEL_IDS where the bot could not open threads would answer
+    every question in the channel with the line saying why."""
+    name = f"Thread channel {channel_id}"
+    try:
+        lacking = missing(await channel_permissions(client, channel_id), THREAD_PERMISSIONS)
+    except (discord.NotFound, discord.Forbidden, TypeError):
+        return Check(Status.FAIL, name, "not a server channel the bot can see",
+                     "give the bot View Channel there, or fix THREAD_CHANNEL_IDS")
+    except (discord.HTTPException, aiohttp.ClientError, OSError) as error:
+        return _unreachable(name, error)
+    if lacking:
+        return Check(Status.FAIL, name, f"the bot lacks {', '.join(lacking)}",
+                     "grant Create Public Threads and Send Messages in Threads there")
+    return Check(Status.PASS, name, "the bot can open threads and post in them")
 
 
 async def check_openai(settings: Settings) -> list[Check]:

@@ -12,6 +12,7 @@ from bot.config.base import Problems
 from bot.config.products import PRODUCTS_FILE, ProductConfig
 from bot.config.settings import Settings
 from bot.greenflash_client import GreenflashSettings
+from bot.knowledge.config import KnowledgeSettings
 from bot.runtime.logs import LogSettings
 from bot.storage import StorageConfig
 
@@ -29,6 +30,7 @@ class Configuration(NamedTuple):
     storage: StorageConfig
     logs: LogSettings
     agent: AgentSettings
+    knowledge: KnowledgeSettings
 
 
 def shown_path(path: Path) -> str:
@@ -52,6 +54,7 @@ def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
         storage=problems.read(StorageConfig).allowing(settings.model),
         logs=problems.read(LogSettings),
         agent=problems.read(AgentSettings),
+        knowledge=problems.read(KnowledgeSettings),
     )
     try:
         configuration = configuration._replace(products=ProductConfig.load(products_file))

@@ -34,6 +34,10 @@ BOT_REQUEST_FIELDS = frozenset({
 """Fields the bot sets itself; OPENAI_EXTRA_BODY may not override them (the SDK merges
 ``extra_body`` over the request, so an override would silently change the bot's request)."""
 
+THREAD_ARCHIVE_MINUTES = (60, 1440, 4320, 10080)
+"""The only ``auto_archive_duration`` values Discord accepts (Channels resource, "Start
+Thread from Message"); anything else is a 400."""
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Discord server. Answer concisely and use Discord "
     "markdown. Several people may talk to you in one channel; each of their messages starts "
@@ -86,6 +90,12 @@ class Settings(DiscordLogin):
     allowed_guild_ids: frozenset[int] = Field(
         default=frozenset(), validation_alias="ALLOWED_GUILD_IDS"
     )
+    thread_channel_ids: frozenset[int] = Field(
+        default=frozenset(), validation_alias="THREAD_CHANNEL_IDS"
+    )
+    thread_archive_minutes: int = Field(
+        default=1440, validation_alias="THREAD_AUTO_ARCHIVE_MINUTES"
+    )
     context_max_messages: int = Field(default=20, ge=1, validation_alias="CONTEXT_MAX_MESSAGES")
     context_max_chars: int = Field(default=12_000, ge=500, validation_alias="CONTEXT_MAX_CHARS")
     max_prompt_chars: int = Field(default=4_000, ge=100, validation_alias="MAX_PROMPT_CHARS")
@@ -115,10 +125,18 @@ class Settings(DiscordLogin):
     def _tools(cls, raw: Any) -> Any:
         return one_of(raw, TOOLS_MODES)
 
-    @field_validator("chat_channel_ids", "allowed_guild_ids", mode="before")
+    @field_validator("chat_channel_ids", "allowed_guild_ids", "thread_channel_ids", mode="before")
     @classmethod
     def _ids(cls, raw: Any) -> Any:
         return discord_ids(raw)
+
+    @field_validator("thread_archive_minutes")
+    @classmethod
+    def _archive_minutes(cls, minutes: int) -> int:
+        if minutes not in THREAD_ARCHIVE_MINUTES:
+            allowed = ", ".join(str(value) for value in THREAD_ARCHIVE_MINUTES)
+            raise invalid(f"must be one of {allowed} (the minutes Discord accepts)")
+        return minutes
 
     @field_validator("shard_ids", mode="before")
     @classmethod

@@ -25,17 +25,31 @@ class Trigger(enum.StrEnum):
     REPLY = "reply"
     DM = "dm"
     CHAT_CHANNEL = "chat_channel"
+    BOT_THREAD = "bot_thread"
     SLASH = "slash_command"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPart:
+    """One named piece of a system prompt (the operator's framing, a persona), kept apart
+    so Greenflash can version each prompt by its components."""
+
+    name: str
+    content: str
 
 
 @dataclass(frozen=True, slots=True)
 class Voice:
     """Who answers where a prompt was asked: the model and the whole system prompt the
-    model gets there, and the persona's name for analytics (``"default"`` without one)."""
+    model gets there, and the persona's name for analytics (``"default"`` without one).
+    ``prompt_id`` is the prompt's external id in Greenflash and ``parts`` its pieces, which
+    joined make ``system_prompt``; without an id analytics log the prompt as flat text."""
 
     model: str
     system_prompt: str
     persona: str = "default"
+    prompt_id: str | None = None
+    parts: tuple[PromptPart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +59,8 @@ class Prompt:
     ``user_name`` is the name shown where they wrote (a guild nickname if they have one),
     ``account_name`` the account-wide one (``global_name``, else ``username``): the first
     labels the message, the second identifies the person once, whichever guild they are in.
-    ``parent_id`` is a thread's parent channel (whose persona the thread follows);
+    ``parent_id`` is a thread's parent channel (whose persona the thread follows) and
+    ``parent_name`` its name;
     ``voice`` is filled in by the receiving side once the channel's settings are read, and
     ``admin`` says the author may change them (and so may be exempt from budgets).
 
@@ -68,6 +83,7 @@ class Prompt:
     trigger: Trigger
     truncated: bool = False
     parent_id: int | None = None
+    parent_name: str | None = None
     admin: bool = False
     voice: Voice | None = None
     attachment_refs: tuple[AttachmentRef, ...] = ()

@@ -22,7 +22,13 @@ from bot.conversation.exchange import Prompt
 from bot.conversation.failures import is_polite_failure
 from bot.conversation.memory import ConversationMemory, Turn
 from bot.conversation.notices import RESET_MARKER, is_notice
-from bot.conversation.triggers import attachment_refs, classify, readable_text, replied_refs
+from bot.conversation.triggers import (
+    attachment_refs,
+    bot_thread,
+    classify,
+    readable_text,
+    replied_refs,
+)
 from bot.runtime.uncancelled import uncancelled
 
 log = logging.getLogger(__name__)
@@ -131,11 +137,12 @@ class ChannelContext:
         unanswered: set[int] = set()
         reset_at: int | None = None
         anchor: int | None = None
+        limit = settings.context_max_messages * 3
+        read = 0
         try:
-            history = channel.history(
-                limit=settings.context_max_messages * 3, before=discord.Object(before)
-            )
+            history = channel.history(limit=limit, before=discord.Object(before))
             async for message in history:
+                read += 1
                 if message.author.id == bot_user.id:
                     if message.content.startswith(RESET_MARKER):
                         reset_at = message.id
@@ -170,6 +177,11 @@ class ChannelContext:
             log.warning(
                 "could not read history of channel %s: %s", getattr(channel, "id", "?"), error
             )
+        if reset_at is None and read < limit and (starter := await self._starter(
+            channel, before, bot_user
+        )):
+            newest_first.append(starter)
+            anchors.append(None)
         if reset_at is not None:
             newest_first = [
                 turn for turn, part_of in zip(newest_first, anchors, strict=True)
@@ -177,6 +189,27 @@ class ChannelContext:
             ]
         newest_first.reverse()
         return await self._read_earlier(newest_first[-settings.context_max_messages :])
+
+    async def _starter(
+        self, channel: discord.abc.Messageable, before: int, me: discord.abc.User
+    ) -> _Asked | None:
+        """The question a thread of the bot's was opened on, read back from the parent
+        channel (the thread carries its id), once the thread's history is read to its start:
+        the thread's first turn, which its own history does not hold."""
+        if not bot_thread(channel, me.id) or not isinstance(channel, discord.Thread):
+            return None
+        if channel.id >= before:
+            return None
+        try:
+            parent = channel.parent or await channel.guild.fetch_channel(channel.parent_id)
+            if not isinstance(parent, discord.TextChannel):
+                return None
+            message = await parent.fetch_message(channel.id)
+        except discord.HTTPException as error:
+            log.info("could not read the question of thread %s: %s", channel.id, error)
+            return None
+        asked = _Asked.of(message, readable_text(message, me.id))
+        return asked if asked.text or asked.refs else None
 
     async def _read_earlier(self, turns: list[Turn | _Asked]) -> list[Turn]:
         """The rebuilt questions as live memory holds them: earlier text files read again

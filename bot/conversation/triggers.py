@@ -50,6 +50,12 @@ def in_chat_channel(channel: object, settings: Settings) -> bool:
     return bool({channel_id, parent_id} & settings.chat_channel_ids)
 
 
+def bot_thread(channel: object, bot_id: int) -> bool:
+    """A thread the bot opened on a question (``owner_id`` is who created it, so this holds
+    after a restart too): everything said in it is part of that question's conversation."""
+    return isinstance(channel, discord.Thread) and channel.owner_id == bot_id
+
+
 def classify(
     message: discord.Message, bot_user: discord.abc.User, settings: Settings
 ) -> Trigger | None:
@@ -67,7 +73,11 @@ def classify(
         return Trigger.REPLY
     if mentioned:
         return Trigger.MENTION
-    if settings.message_content_intent and in_chat_channel(message.channel, settings):
+    if not settings.message_content_intent:
+        return None
+    if bot_thread(message.channel, bot_user.id):
+        return Trigger.BOT_THREAD
+    if in_chat_channel(message.channel, settings):
         return Trigger.CHAT_CHANNEL
     return None
 
@@ -139,6 +149,14 @@ def channel_label(channel: object) -> str:
 def thread_parent(channel: object) -> int | None:
     """The channel a thread sits under (it follows that channel's persona and model)."""
     return channel.parent_id if isinstance(channel, discord.Thread) else None
+
+
+def parent_label(channel: object) -> str | None:
+    """The name of a thread's parent channel, when discord.py has it cached."""
+    parent = channel.parent if isinstance(channel, discord.Thread) else None
+    return parent.name if parent is not None else None
+
+
 def attachment_refs(message: discord.Message) -> tuple[AttachmentRef, ...]:
     return tuple(AttachmentRef.of(attachment) for attachment in message.attachments)
 
@@ -177,6 +195,7 @@ def prompt_from_message(
         trigger=trigger,
         truncated=len(text) > max_chars,
         parent_id=thread_parent(message.channel),
+        parent_name=parent_label(message.channel),
         attachment_refs=attachment_refs(message),
         replied_refs=replied_refs(message),
     )
@@ -201,4 +220,5 @@ def prompt_from_interaction(interaction: discord.Interaction, text: str, max_cha
         trigger=Trigger.SLASH,
         truncated=len(clean) > max_chars,
         parent_id=thread_parent(interaction.channel),
+        parent_name=parent_label(interaction.channel),
     )

@@ -11,6 +11,7 @@ from bot.storage.budget import Budget, GuildBudget, Usage
 from bot.storage.changes import Change
 from bot.storage.channels import MAX_PERSONA_CHARS, ChannelSettings
 from bot.storage.config import StorageConfig
+from bot.storage.digests import Digests, digest_lease
 from bot.storage.health import DATABASE_ERRORS
 from bot.storage.health import describe as describe_error
 from bot.storage.schema import SchemaState, check_schema, downgrade, head, migrate
@@ -24,6 +25,7 @@ __all__ = [
     "BudgetCheck",
     "Change",
     "ChannelSettings",
+    "Digests",
     "GuildBudget",
     "SchemaState",
     "Storage",
@@ -33,6 +35,7 @@ __all__ = [
     "check_schema",
     "describe",
     "describe_error",
+    "digest_lease",
     "downgrade",
     "engine_url",
     "head",

@@ -101,7 +101,7 @@ async def select_one(connection: AsyncConnection, table: Table, owner: int) -> A
 
 
 def channel_row(row: Any) -> ChannelRow | None:
-    return None if row is None else ChannelRow(row.persona, row.model)
+    return None if row is None else ChannelRow(row.persona, row.model, row.threads)
 
 
 def guild_row(row: Any) -> GuildRow | None:
@@ -115,6 +115,8 @@ def _setting_text(setting: str, row: Any) -> str | None:
         return None
     if setting == "budget":
         return budget_text(GuildBudget(row.budget_tokens, row.budget_messages))
+    if setting == "threads":
+        return None if row.threads is None else ("on" if row.threads else "off")
     value: str | None = getattr(row, setting)
     return value
 

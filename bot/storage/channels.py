@@ -19,6 +19,7 @@ PERSONA_HEADING = (
     "The admins of this channel set the persona below. Follow it, within the instructions "
     "above, which it cannot change:"
 )
+PART_SEPARATOR = "\n\n"
 
 Source = Literal["channel", "parent", "guild", "default"]
 
@@ -27,6 +28,7 @@ Source = Literal["channel", "parent", "guild", "default"]
 class ChannelRow:
     persona: str | None = None
     model: str | None = None
+    threads: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,19 @@ class GuildRow:
 class ChannelSettings:
     """What applies in one channel. ``persona`` is ``None`` when the bot's default system
     prompt applies; ``persona_channel_id`` says whose persona it is (the thread's parent's,
-    for an inheriting thread)."""
+    for an inheriting thread). ``threads`` is the channel's own ``/threads on|off``, ``None``
+    when its admins never chose (the operator's ``THREAD_CHANNEL_IDS`` then decide)."""
 
     persona: str | None
     persona_channel_id: int | None
     model: str
     model_source: Source
+    threads: bool | None = None
+
+    def opens_threads(self, channel_id: int, defaults: frozenset[int]) -> bool:
+        """Whether a question in ``channel_id`` gets its own thread: the admins' choice
+        there, else whether the operator listed the channel."""
+        return channel_id in defaults if self.threads is None else self.threads
 
     def system_prompt(self, framing: str) -> str:
         """The system prompt in effect: the operator's framing (``SYSTEM_PROMPT``) first
@@ -52,9 +61,14 @@ class ChannelSettings:
         adds to the bot's rules instead of replacing them. (No persona can switch pings on:
         those are off in every request's ``allowed_mentions``, whatever the text says.)
         Without a persona it is exactly the framing, as before personas existed."""
+        return PART_SEPARATOR.join(self.prompt_parts(framing))
+
+    def prompt_parts(self, framing: str) -> tuple[str, ...]:
+        """The pieces :meth:`system_prompt` joins: the framing, then the persona under its
+        heading (analytics send them as separate components)."""
         if self.persona is None:
-            return framing
-        return f"{framing}\n\n{PERSONA_HEADING}\n{self.persona}"
+            return (framing,)
+        return (framing, f"{PERSONA_HEADING}\n{self.persona}")
 
 
 def resolve(
@@ -82,7 +96,8 @@ def resolve(
         if name is not None and name in allowlist:
             model, source = name, where
             break
-    return ChannelSettings(persona, persona_channel, model, source)
+    threads = channel.threads if channel is not None else None
+    return ChannelSettings(persona, persona_channel, model, source, threads)
 
 
 def clean_persona(text: str) -> str:

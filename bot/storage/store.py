@@ -232,6 +232,10 @@ class Storage:
     async def clear_persona(self, guild_id: int, channel_id: int, *, by: int) -> Change:
         return await self._save_channel(guild_id, channel_id, "persona", None, by)
 
+    async def set_threads(self, guild_id: int, channel_id: int, on: bool, *, by: int) -> Change:
+        """``/threads on|off``: whether questions in the channel open their own thread."""
+        return await self._save_channel(guild_id, channel_id, "threads", on, by)
+
     async def set_model(
         self, guild_id: int, channel_id: int | None, model: str, *, by: int
     ) -> Change:
@@ -277,7 +281,7 @@ class Storage:
         return await self._cached(("guild", guild_id), load, None, "reading guild settings")
 
     async def _save_channel(
-        self, guild_id: int, channel_id: int, column: str, value: str | None, by: int
+        self, guild_id: int, channel_id: int, column: str, value: str | bool | None, by: int
     ) -> Change:
         change, row = await self._save(
             channel_settings, {"channel_id": channel_id, "guild_id": guild_id}, {column: value},

@@ -178,8 +178,9 @@ async def test_rejected_key_fails_without_showing_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     greenflash_standin.valid_key = "another-key"
-    key = greenflash_settings(greenflash_standin.base_url).api_key
-    assert key is not None
+    secret = greenflash_settings(greenflash_standin.base_url).api_key
+    assert secret is not None
+    key = secret.get_secret_value()
 
     with caplog.at_level(logging.DEBUG):
         read = await make_reader().organization(GUILD)

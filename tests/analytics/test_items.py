@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.analytics.items import assistant_item, conversation_fields, user_item
+from bot.analytics.items import assistant_item, conversation_fields, system_prompt, user_item
 from bot.conversation.exchange import Prompt, Reply, Trigger, Usage, Voice
+from bot.conversation.personas import voice_of
+from bot.storage import ChannelSettings
 
 snowflakes = st.integers(min_value=1, max_value=2**63 - 1)
 names = st.text(max_size=40)
@@ -57,3 +59,31 @@ def test_the_organization_is_named_exactly_when_there_is_a_guild(
     assert fields["external_user_id"] == str(prompt.user_id)
     assert (fields["model"], fields["system_prompt"]) == (voice.model, voice.system_prompt)
     assert ("guild_name" in fields["properties"]) == bool(prompt.guild_name)
+
+
+channel_voices = st.builds(
+    voice_of,
+    st.builds(ChannelSettings, persona=st.none() | st.text(min_size=1, max_size=300),
+              persona_channel_id=snowflakes, model=names, model_source=st.just("channel")),
+    st.text(min_size=1, max_size=300), st.none() | snowflakes,
+)
+
+
+@given(prompts, channel_voices)
+def test_a_channels_voice_is_logged_as_its_prompt_with_one_component_per_part(
+    prompt: Prompt, voice: Voice
+) -> None:
+    """What Greenflash versions is exactly what the model got, piece by piece."""
+    sent = conversation_fields(prompt, voice)["system_prompt"]
+    assert sent == system_prompt(voice)
+    assert isinstance(sent, dict)
+    assert sent["external_prompt_id"] == voice.prompt_id
+    components = list(sent["components"])
+    assert [(c["type"], c["name"], c["content"]) for c in components] == [
+        ("system", part.name, part.content) for part in voice.parts]
+    assert "\n\n".join(c["content"] for c in components) == voice.system_prompt
+
+
+@given(voices)
+def test_a_voice_without_a_prompt_id_is_logged_as_flat_text(voice: Voice) -> None:
+    assert system_prompt(voice) == voice.system_prompt

@@ -22,7 +22,8 @@ from bot.config.settings import Settings
 from tests.bot_harness import Stands, bot_settings, process_env
 from tests.cli.test_process import deployment
 from tests.helpers import TEST_PRODUCT, greenflash_settings
-from tests.standins.discord_server import CHAT_CHANNEL, GUILD_A, DiscordStandIn
+from tests.standins.discord_server import CHAT_CHANNEL, GENERAL_CHANNEL, GUILD_A, DiscordStandIn
+from tests.standins.discord_world import SEND_MESSAGES_IN_THREADS
 from tests.standins.silent_server import SilentServer
 
 UNKNOWN_ID = 424242424242424242
@@ -111,6 +112,20 @@ async def test_invisible_channel_and_foreign_guild(stands: Stands) -> None:
     checks = await run_checks(stands, settings)
     assert checks[f"Chat channel {UNKNOWN_ID}"].status is Status.FAIL
     assert checks[f"Allowed guild {UNKNOWN_ID}"].status is Status.FAIL
+
+
+async def test_thread_channels_are_checked_for_the_thread_permissions(stands: Stands) -> None:
+    await stands.discord.deny_bot(GENERAL_CHANNEL, SEND_MESSAGES_IN_THREADS, announce=False)
+    settings = bot_settings(
+        stands, thread_channel_ids=frozenset({CHAT_CHANNEL, GENERAL_CHANNEL, UNKNOWN_ID})
+    )
+    checks = await run_checks(stands, settings)
+    assert checks[f"Thread channel {CHAT_CHANNEL}"].status is Status.PASS
+    lacking = checks[f"Thread channel {GENERAL_CHANNEL}"]
+    assert lacking.status is Status.FAIL
+    assert lacking.detail == "the bot lacks send_messages_in_threads"
+    assert "Create Public Threads" in lacking.fix
+    assert checks[f"Thread channel {UNKNOWN_ID}"].status is Status.FAIL
 
 
 async def test_openai_key_rejected_and_model_unknown(stands: Stands) -> None:

@@ -31,10 +31,11 @@ from tests.standins.openai_server import OpenAIStandIn
 from tests.standins.silent_server import SilentServer
 
 # The features the bot has, as the issue lists them: read and answer in channels and
-# threads, quote history for context, react for feedback, embed links, attach long answers.
+# threads, quote history for context, react for feedback, embed links, attach long answers,
+# open a thread per question (issue 23).
 NEEDED = {
     "view_channel", "send_messages", "send_messages_in_threads", "read_message_history",
-    "add_reactions", "embed_links", "attach_files",
+    "add_reactions", "embed_links", "attach_files", "create_public_threads",
 }
 
 

@@ -141,7 +141,7 @@ async def test_empty_mention_and_stickers_get_a_hint(stands: Stands, bot: ChatBo
 async def test_a_message_at_the_prompt_limit_is_answered_whole(
     stands: Stands, bot: ChatBot
 ) -> None:
-    long_text = "why " * (Settings.max_prompt_chars // len("why "))
+    long_text = "why " * (Settings.model_fields["max_prompt_chars"].default // len("why "))
     await stands.discord.send_message(GENERAL_CHANNEL, long_text, mention_bot=True)
     await stands.discord.wait_for_messages(1)
     asked = stands.openai.requests[-1]["messages"][-1]["content"]

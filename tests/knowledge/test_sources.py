@@ -119,5 +119,5 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     settings = KnowledgeSettings()
     assert (settings.max_sources, settings.top_passages) == (7, 2)
     monkeypatch.setenv("KNOWLEDGE_MAX_CHUNKS", "0")
-    with pytest.raises(ValueError, match="max_chunks"):
+    with pytest.raises(ValueError, match="KNOWLEDGE_MAX_CHUNKS"):
         KnowledgeSettings()

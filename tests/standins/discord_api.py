@@ -17,6 +17,7 @@ REST subset (every call is recorded in ``requests``, faulted or not):
 * guilds: ``GET /guilds/{g}``, ``GET /guilds/{g}/channels``, ``GET /guilds/{g}/members/{u}``;
 * application commands: ``GET/PUT/POST /applications/{app}/commands``, the
   ``/guilds/{g}/commands`` variants, ``DELETE`` of one command;
+* threads: ``POST /channels/{c}/messages/{m}/threads`` ("Start Thread from Message");
 * interactions: ``POST /interactions/{id}/{token}/callback`` (types 1, 4, 5, 6, 7, 8, 9;
   ``?with_response=true`` answers the callback resource), followups ``POST
   /webhooks/{app}/{token}`` (``?wait=true``), ``GET/PATCH/DELETE
@@ -32,11 +33,27 @@ webhook edits only after the callback (else 404 10015) and within ``followup_win
 (15 min, else 401 50027); after a type-5 defer the first followup fills the "thinking"
 message. REST reads of messages apply the Message Content rule of the newest gateway
 session. The bot's own sends, edits, deletes and reactions come back as gateway events.
+
+Threads, as the Channels resource ("Start Thread from Message") and the Threads topic say:
+a thread started from a message takes the message's id ("the id of the created thread will
+be the same as the id of the source message") and is announced with THREAD_CREATE
+(``newly_created``); ``name`` must be 1-100 characters and ``auto_archive_duration`` one of
+60, 1440, 4320, 10080 (else 400 50035); only text channels take them (400 50024 "Cannot
+execute action on this channel type", as for forum and media channels); without Create
+Public Threads in the channel (overwrites applied) → 403 50013; a second thread on one
+message → 400 160004 "A thread has already been created for this message". A reply must
+be in the channel of the message it replies to (Inline Replies: "the channel id of the
+referenced message must match the channel that you're sending the message in") → 400
+50035 otherwise. "Sending a message will automatically unarchive the thread, unless the
+thread has been locked by a moderator" (Threads topic, "Archiving"): a message to an
+archived thread first unarchives it (THREAD_UPDATE), and one to a locked archived thread
+→ 400 50083 "Thread is archived".
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -67,14 +84,18 @@ from tests.standins.discord_world import (
     APPLICATION_ID,
     BOT_TOKEN,
     BOT_USER,
+    CREATE_PUBLIC_THREADS,
     FLAG_EPHEMERAL,
     INTENT_DIRECT_MESSAGE_REACTIONS,
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGE_REACTIONS,
     INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
     OWNER,
+    THREAD_ARCHIVE_MINUTES,
     World,
     emoji_key,
+    iso,
     parse_emoji,
 )
 
@@ -257,6 +278,23 @@ class DiscordApi:
         await self.gateway.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
         return interaction
 
+    async def _thread_event(self, event: str, thread: dict[str, Any], **extra: Any) -> None:
+        """THREAD_CREATE / THREAD_UPDATE: the thread channel, to its guild's session."""
+        guild_id = int(thread["guild_id"])
+        data = {**copy.deepcopy(thread), **extra}
+        await self.gateway.dispatch(event, data, guild_id=guild_id, intent=INTENT_GUILDS)
+        self._changes.notify()
+
+    async def _unarchive_for_message(self, channel_id: int) -> None:
+        """A message sent to an archived thread unarchives it first, unless it is locked."""
+        if not self.world.archived(channel_id):
+            return
+        metadata = self.world.channels[channel_id]["thread_metadata"]
+        if metadata["locked"]:
+            raise api_error(400, 50083, "Thread is archived")
+        metadata.update(archived=False, archive_timestamp=iso())
+        await self._thread_event("THREAD_UPDATE", self.world.channels[channel_id])
+
     async def _publish(self, message: dict[str, Any]) -> None:
         """Stores a message the bot made and echoes it on the gateway (unless ephemeral)."""
         self._sent_ids.append(int(message["id"]))
@@ -299,6 +337,7 @@ class DiscordApi:
             ("PATCH", msg, self._patch_message, True),
             ("DELETE", msg, self._delete_message, True),
             ("POST", rf"/channels/{c}/typing", self._typing, True),
+            ("POST", rf"{msg}/threads", self._start_thread, True),
             ("PUT", rf"{msg}/reactions/{e}/@me", self._put_reaction, True),
             ("DELETE", rf"{msg}/reactions/{e}/@me", self._delete_reaction, True),
             ("DELETE", rf"{msg}/reactions/{e}/{u}", self._delete_user_reaction, True),
@@ -510,9 +549,38 @@ class DiscordApi:
         channel_id = self._channel(p)
         if channel_id in self._denied:
             raise ApiError(403, MISSING_PERMISSIONS)
+        reference = (req.json or {}).get("message_reference") or {}
+        if int(reference.get("channel_id") or channel_id) != channel_id:
+            raise form_error(["message_reference"], "MESSAGE_REFERENCE_INVALID_CHANNEL",
+                             "Cannot reply to a message in a different channel")
+        await self._unarchive_for_message(channel_id)
         message = self._messages.bot_message(channel_id, req.json or {}, req.files)
         await self._publish(message)
         return 200, self.world.render(message, intent=True)
+
+    async def _start_thread(self, req: RecordedRequest, p: Params) -> Reply:
+        message = self._message(p)
+        channel_id = int(message["channel_id"])
+        body = req.json or {}
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise form_error(
+                ["name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+            )
+        minutes = body.get("auto_archive_duration", 4320)
+        if minutes not in THREAD_ARCHIVE_MINUTES:
+            raise form_error(["auto_archive_duration"], "BASE_TYPE_CHOICES",
+                             f"Value must be one of {set(THREAD_ARCHIVE_MINUTES)}.")
+        if self.world.channels[channel_id]["type"] != 0:
+            raise api_error(400, 50024, "Cannot execute action on this channel type")
+        granted = self.world.channel_permissions(channel_id, self.world.bot_id)
+        if not granted & CREATE_PUBLIC_THREADS:
+            raise ApiError(403, MISSING_PERMISSIONS)
+        if int(message["id"]) in self.world.channels:
+            raise api_error(400, 160004, "A thread has already been created for this message")
+        thread = self.world.start_thread(message, name, minutes)
+        await self._thread_event("THREAD_CREATE", thread, newly_created=True)
+        return 201, copy.deepcopy(thread)
 
     async def _patch_message(self, req: RecordedRequest, p: Params) -> Reply:
         message = self._message(p)

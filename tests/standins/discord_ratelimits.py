@@ -40,6 +40,9 @@ _ROUTES = [  # (method, path, bucket name, limit, period, advertised period; sec
     ("DELETE", re.compile(_MESSAGE + r"/reactions/[^/]+/@me"), "reactions", 1, 0.25, 1.0),
 ]
 _EXEMPT = re.compile(r"/(interactions|webhooks)/\d+/[^/]+(/.*)?")
+# The longest a client may be told to wait for a bucket: a bot posting a long reply may
+# be silent this long between two requests while still making progress.
+LONGEST_RESET = max(advertised for *_, advertised in _ROUTES)
 
 
 @dataclass(slots=True)

@@ -30,11 +30,17 @@ Faults: ``fail_next(method, path_regex, status, ...)`` answers the next calls wh
 (without ``/api/v10``) ``re.fullmatch``-es with that status (a 429 with ``retry_after`` makes
 discord.py sleep and retry); ``hang_next(method, path_regex)`` never answers the next such
 call (a network that swallows the request; it ends when the stand-in stops);
-``deny_send(channel)`` makes sends and typing there 403 50013; ``drop_connection()`` cuts
+``deny_send(channel)`` makes sends and typing there 403 50013; ``deny_bot(channel,
+permission)`` adds a channel overwrite denying the bot's role that permission (announced
+with CHANNEL_UPDATE, or not, as when the bot's cache is behind); ``drop_connection()`` cuts
 the gateway socket (discord.py RESUMEs);
 ``request_reconnect()`` sends op 7; ``invalidate_session()`` sends op 9.
 
-Not covered: voice, guild/channel/role management, creating or archiving threads,
+Threads: the bot starts them from messages (see :mod:`tests.standins.discord_api`);
+``archive_thread(thread)`` archives one (THREAD_UPDATE), and a user's message in an
+archived, unlocked thread unarchives it first, as Discord does.
+
+Not covered: voice, guild/channel/role management, private threads made through the API,
 custom emojis, polls, forwards, audit logs, OAuth2 flows, autocomplete suggestions.
 """
 
@@ -302,6 +308,22 @@ class DiscordStandIn(DiscordApi, StandIn):
     def allow_send(self, channel_id: int) -> None:
         self._denied.discard(channel_id)
 
+    async def deny_bot(self, channel_id: int, permission: int, *, announce: bool = True) -> None:
+        """The channel denies the bot's role ``permission`` (an overwrite); ``announce``
+        sends the CHANNEL_UPDATE Discord sends, so the bot's cache knows it too."""
+        guild_id = self.world.guild_of(channel_id)
+        assert guild_id is not None, "overwrites exist in guild channels only"
+        channel = self.world.deny_role(channel_id, self.world.guilds[guild_id].bot_role_id,
+                                       permission)
+        if announce:
+            await self.gateway.dispatch("CHANNEL_UPDATE", channel, guild_id=guild_id)
+
+    async def archive_thread(self, thread_id: int, *, locked: bool = False) -> None:
+        """The thread goes inactive (or a moderator archives it): THREAD_UPDATE."""
+        metadata = self.world.channels[thread_id]["thread_metadata"]
+        metadata.update(archived=True, locked=locked, archive_timestamp=iso())
+        await self._thread_event("THREAD_UPDATE", self.world.channels[thread_id])
+
     async def drop_connection(
         self, *, code: int | None = 4000, shard_id: int | None = None
     ) -> None:
@@ -359,6 +381,7 @@ class DiscordStandIn(DiscordApi, StandIn):
         if webhook_id is not None:
             author = author or webhook_author(webhook_id)
         author = author or self.world.dm_recipient(channel_id) or ALICE
+        await self._unarchive_for_message(channel_id)
         if mention_bot:
             content = f"<@{self.world.bot_id}> {content}".rstrip()
         message = self._messages.base(channel_id, content, author, embeds)

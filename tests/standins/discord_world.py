@@ -96,6 +96,9 @@ _PERMISSION_BITS = {
     "SEND_MESSAGES_IN_THREADS": 38,
 }
 EVERYONE_PERMISSIONS = sum(1 << bit for bit in _PERMISSION_BITS.values())
+CREATE_PUBLIC_THREADS = 1 << _PERMISSION_BITS["CREATE_PUBLIC_THREADS"]
+SEND_MESSAGES_IN_THREADS = 1 << _PERMISSION_BITS["SEND_MESSAGES_IN_THREADS"]
+THREAD_ARCHIVE_MINUTES = (60, 1440, 4320, 10080)
 BOT_ROLE_PERMISSIONS = EVERYONE_PERMISSIONS
 ADMINISTRATOR = 1 << 3
 
@@ -413,6 +416,70 @@ class World:
         extra = BOT_ROLE_PERMISSIONS if member and str(guild.bot_role_id) in member["roles"] else 0
         return EVERYONE_PERMISSIONS | extra
 
+    def channel_permissions(self, channel_id: int, user_id: int) -> int:
+        """A member's permissions in a guild channel (a thread: its parent's), with the
+        channel's overwrites applied in Discord's order (Permissions, "Permission
+        Overwrites"): @everyone's deny then allow, the member's roles' denies then allows
+        together, then the member's own."""
+        channel = self.channels[channel_id]
+        if channel.get("parent_id") and channel["type"] in (10, 11, 12):
+            channel = self.channels[int(channel["parent_id"])]
+        guild_id = int(channel["guild_id"])
+        allowed = self.permissions(guild_id, user_id)
+        if allowed & ADMINISTRATOR:
+            return allowed
+        member = self.member(guild_id, user_id)
+        roles = set(member["roles"]) if member else set()
+        overwrites = {o["id"]: o for o in channel.get("permission_overwrites", [])}
+        layers = [[overwrites.get(str(guild_id))],
+                  [o for key, o in overwrites.items() if key in roles and o["type"] == 0],
+                  [overwrites.get(str(user_id))]]
+        for layer in layers:
+            present = [o for o in layer if o is not None]
+            deny = sum_bits(o["deny"] for o in present)
+            allow = sum_bits(o["allow"] for o in present)
+            allowed = (allowed & ~deny) | allow
+        return allowed
+
+    def deny_role(self, channel_id: int, role_id: int, permission: int) -> dict[str, Any]:
+        """Adds ``permission`` to the role's deny overwrite on the channel; returns it."""
+        channel = self.channels[channel_id]
+        overwrites = channel.setdefault("permission_overwrites", [])
+        found = next((o for o in overwrites if o["id"] == str(role_id)), None)
+        if found is None:
+            found = {"id": str(role_id), "type": 0, "allow": "0", "deny": "0"}
+            overwrites.append(found)
+        found["deny"] = str(int(found["deny"]) | permission)
+        return channel
+
+    def start_thread(self, message: dict[str, Any], name: str, minutes: int) -> dict[str, Any]:
+        """A public thread on ``message`` opened by the bot (Channels resource, "Start
+        Thread from Message"): it takes the message's id, and its owner is the bot."""
+        thread_id = int(message["id"])
+        parent_id = int(message["channel_id"])
+        guild_id = self.guild_of(parent_id)
+        assert guild_id is not None
+        now = iso()
+        thread = {
+            "id": str(thread_id), "type": 11, "guild_id": str(guild_id),
+            "parent_id": str(parent_id), "owner_id": str(self.bot_id), "name": name,
+            "last_message_id": None, "message_count": 0, "member_count": 1,
+            "rate_limit_per_user": 0, "flags": 0, "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": False, "auto_archive_duration": minutes, "locked": False,
+                "archive_timestamp": now, "create_timestamp": now,
+            },
+        }
+        self.channels[thread_id] = thread
+        self.messages[thread_id] = []
+        self.guilds[guild_id].thread_ids.append(thread_id)
+        message["thread"] = copy.deepcopy(thread)
+        return thread
+
+    def archived(self, channel_id: int) -> bool:
+        metadata = self.channels.get(channel_id, {}).get("thread_metadata")
+        return bool(metadata and metadata["archived"])
+
     def partial_member(self, guild_id: int, user_id: int) -> dict[str, Any] | None:
         """A member without its ``user`` key, as in MESSAGE_CREATE's ``member``."""
         member = self.member(guild_id, user_id)
@@ -463,7 +530,11 @@ class World:
             "member_count": len(guild.members),
             "members": [copy.deepcopy(member) for member in guild.members.values()],
             "channels": [self._without_guild(self.channels[c]) for c in guild.channel_ids],
-            "threads": [copy.deepcopy(self.channels[t]) for t in guild.thread_ids],
+            # Guild Create: "All active threads in the guild that current user has permission
+            # to view": archived ones are left out.
+            "threads": [
+                copy.deepcopy(self.channels[t]) for t in guild.thread_ids if not self.archived(t)
+            ],
             "presences": [], "voice_states": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [], "embedded_activities": [],
         }
@@ -590,6 +661,14 @@ class World:
         else:
             reaction.users.remove(user_id)
         return True
+
+
+def sum_bits(values: Any) -> int:
+    """Permission bit sets as Discord writes them (decimal strings), or-ed together."""
+    total = 0
+    for value in values:
+        total |= int(value)
+    return total
 
 
 def attachment_dict(

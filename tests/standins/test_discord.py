@@ -33,6 +33,7 @@ from tests.standins.discord_server import (
     DiscordStandIn,
     fast_startup,
 )
+from tests.standins.discord_world import CREATE_PUBLIC_THREADS
 
 NO_PINGS = {"parse": []}
 
@@ -510,3 +511,50 @@ async def test_a_consumer_that_falls_behind_is_cut_off_and_resumes_the_gap() -> 
     contents = [f["d"]["content"] for f in replayed if f.get("t") == "MESSAGE_CREATE"]
     assert contents[-1] == "from REST"
     assert standin.resume_count == 1
+
+
+async def test_threads_from_messages_follow_discords_rules(
+    discord_standin: DiscordStandIn,
+) -> None:
+    """Channels resource, "Start Thread from Message", and the Threads topic."""
+    async with running(discord_standin, PingBot()) as bot:
+        channel = text_channel(bot, GENERAL_CHANNEL)
+        sent = await discord_standin.send_message(GENERAL_CHANNEL, "start here")
+        message = await channel.fetch_message(int(sent["id"]))
+        for name, minutes in (("x" * 101, 60), ("fine", 30)):
+            with pytest.raises(discord.HTTPException) as bad:
+                await message.create_thread(
+                    name=name, auto_archive_duration=minutes  # type: ignore[arg-type]
+                )
+            assert (bad.value.status, bad.value.code) == (400, 50035)
+
+        thread = await message.create_thread(name="start here", auto_archive_duration=60)
+        assert thread.id == message.id and thread.owner_id == BOT_ID
+        assert thread.parent_id == GENERAL_CHANNEL and thread.auto_archive_duration == 60
+        await until(lambda: bot.get_channel(thread.id), "THREAD_CREATE in the cache")
+        with pytest.raises(discord.HTTPException) as again:
+            await message.create_thread(name="twice")
+        assert (again.value.status, again.value.code) == (400, 160004)
+        with pytest.raises(discord.HTTPException) as across:
+            await thread.send("answer", reference=message)
+        assert (across.value.status, across.value.code) == (400, 50035)
+        assert "different channel" in across.value.text
+
+        await discord_standin.archive_thread(thread.id)
+        await until(lambda: bot.get_channel(thread.id) is None, "the archived thread dropped")
+        await discord_standin.send_message(thread.id, "still there?")
+        await until(lambda: bot.get_channel(thread.id), "THREAD_UPDATE unarchiving it")
+        await discord_standin.archive_thread(thread.id, locked=True)
+        with pytest.raises(discord.HTTPException) as locked:
+            await thread.send("no")
+        assert (locked.value.status, locked.value.code) == (400, 50083)
+
+        other = await channel.fetch_message(
+            int((await discord_standin.send_message(GENERAL_CHANNEL, "no rights"))["id"])
+        )
+        await discord_standin.deny_bot(GENERAL_CHANNEL, CREATE_PUBLIC_THREADS)
+        with pytest.raises(discord.Forbidden) as denied:
+            await other.create_thread(name="no rights")
+        assert denied.value.code == 50013
+        await until(lambda: not channel.permissions_for(channel.guild.me).create_public_threads,
+                    "CHANNEL_UPDATE with the overwrite")

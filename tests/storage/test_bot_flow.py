@@ -76,7 +76,8 @@ async def test_an_admins_persona_is_what_the_model_gets_and_greenflash_logs_in_t
     for exchange, system in zip((before, in_channel, in_thread), sent_prompts, strict=True):
         for message_id in (exchange["question"]["id"], exchange["reply"]["id"]):
             item = logged(stands, message_id)
-            assert item["systemPrompt"] == system["content"]
+            components = item["systemPrompt"]["components"]
+            assert "\n\n".join(part["content"] for part in components) == system["content"]
             persona = item["conversationProperties"]["persona"]
             assert (persona == "default") is (exchange is before)
     (event,) = events(stands, "persona_changed")

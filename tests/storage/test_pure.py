@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
-from bot.conversation.personas import DEFAULT_PERSONA, persona_name, voice_of
+from bot.conversation.personas import DEFAULT_PERSONA, persona_name, prompt_id, voice_of
 from bot.storage import Budget, GuildBudget, Usage, describe, engine_url
 from bot.storage.budget import effective_budget, exhausted, reset_time, usage_day
 from bot.storage.cache import TTLCache
@@ -255,7 +255,31 @@ def test_a_persona_is_named_by_where_it_was_set_and_its_exact_text(
        st.sampled_from(["gpt-4o-mini", "gpt-4o"]))
 def test_the_voice_is_the_model_and_prompt_in_effect(framing, persona, model) -> None:
     settings = ChannelSettings(persona, 7 if persona else None, model, "channel")
-    voice = voice_of(settings, framing)
+    voice = voice_of(settings, framing, 99)
     assert voice.model == model
     assert voice.system_prompt == settings.system_prompt(framing)
     assert (voice.persona == DEFAULT_PERSONA) is (persona is None)
+    assert "\n\n".join(part.content for part in voice.parts) == voice.system_prompt
+    assert voice.parts[0].content == framing
+    assert [part.name for part in voice.parts] == (
+        ["system_prompt"] if persona is None else ["system_prompt", "persona"])
+    assert voice.prompt_id == prompt_id(99, persona, framing)
+
+
+@given(st.text(min_size=1, max_size=MAX_PERSONA_CHARS), st.text(min_size=1, max_size=50),
+       st.text(min_size=1), st.text(min_size=1), snowflakes, snowflakes)
+def test_a_persona_is_one_prompt_per_guild_and_text_and_the_default_one_per_framing(
+    persona, other, framing, other_framing, guild_id, other_guild
+) -> None:
+    """Greenflash versions and compares prompts by this id: the same persona text in a
+    guild is one prompt whatever the framing, a changed text a new one; the default prompt
+    is named by the framing alone."""
+    named = prompt_id(guild_id, persona, framing)
+    assert named == prompt_id(guild_id, persona, other_framing)
+    assert named.startswith(f"persona:{guild_id}:")
+    assert (prompt_id(guild_id, other, framing) == named) is (other == persona)
+    assert (prompt_id(other_guild, persona, framing) == named) is (other_guild == guild_id)
+    default = prompt_id(guild_id, None, framing)
+    assert default == prompt_id(other_guild, None, framing)
+    assert default.startswith("default:")
+    assert (prompt_id(guild_id, None, other_framing) == default) is (other_framing == framing)

@@ -161,8 +161,8 @@ async def test_dm_usage_counts_on_its_own(storage: Storage) -> None:
 async def test_concurrent_charges_through_two_handles_all_count(backend: Backend) -> None:
     """80 charges at once queue on SQLite's write lock; what is tested is that none is lost
     or counted twice, so the handles wait for the lock as long as charge_worker's processes
-    do, not the 0.5 s the fixtures' 1 s timeout allows, which a machine busy with parallel
-    test workers can exceed (a charge that times out is dropped by design)."""
+    do, not the 1 s the fixtures' (the default) timeout allows, which a machine busy with
+    parallel test workers can exceed (a charge that times out is dropped by design)."""
     first, second, reader = (backend.storage(config={"timeout": 10.0}) for _ in range(3))
     try:
         await asyncio.gather(
@@ -326,3 +326,35 @@ async def test_a_server_that_accepts_but_never_answers_costs_one_bounded_wait(
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_threads_are_switched_per_channel_over_the_operators_default(
+    backend: Backend, storage: Storage
+) -> None:
+    defaults = frozenset({CHANNEL})
+    fresh = await storage.settings_for(GUILD, OTHER_CHANNEL)
+    assert fresh.threads is None
+    assert not fresh.opens_threads(OTHER_CHANNEL, defaults)
+    assert (await storage.settings_for(GUILD, CHANNEL)).opens_threads(CHANNEL, defaults)
+
+    await storage.set_persona(GUILD, CHANNEL, "Ada", by=ADMIN)
+    off = await storage.set_threads(GUILD, CHANNEL, False, by=ADMIN)
+    on = await storage.set_threads(GUILD, OTHER_CHANNEL, True, by=ADMIN)
+    assert [(c.setting, c.old, c.new) for c in (off, on)] == [
+        ("threads", None, "off"), ("threads", None, "on")
+    ]
+
+    restarted = backend.storage()
+    try:
+        channel = await restarted.settings_for(GUILD, CHANNEL)
+        assert (channel.threads, channel.persona) == (False, "Ada"), "one row, both settings"
+        assert not channel.opens_threads(CHANNEL, defaults), "the admins' off wins"
+        assert (await restarted.settings_for(GUILD, OTHER_CHANNEL)).opens_threads(
+            OTHER_CHANNEL, defaults
+        )
+        assert (await restarted.settings_for(GUILD, THREAD, OTHER_CHANNEL)).threads is None
+        assert [c.setting for c in await restarted.recent_changes(GUILD)][:2] == [
+            "threads", "threads"
+        ]
+    finally:
+        await restarted.close()
