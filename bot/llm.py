@@ -347,6 +347,7 @@ class ChatModel:
         )
         self.tools_refused = True
         extra.pop("tools")
+        extra.pop("tool_choice", None)
         return True
 
     async def _complete(self, request: _Request) -> Completion:
