@@ -24,6 +24,9 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.agent.config import AgentSettings
+from bot.agent.loop import Agent
+from bot.agent.toolbox import Toolbox
 from bot.analytics.calls import Analytics
 from bot.analytics.insights import InsightsReader
 from bot.attachments.config import AttachmentSettings
@@ -85,10 +88,13 @@ class ChatBot(commands.AutoShardedBot):
         greenflash_settings: GreenflashSettings,
         storage: StorageConfig,
         attachments: AttachmentSettings,
+        agent: AgentSettings,
         attachment_origins: Iterable[Origin] = DISCORD_CDN_ORIGINS,
+        toolbox: Toolbox | None = None,
     ) -> None:
         """``attachment_origins``: where attachment bytes may be fetched from; Discord's CDN
-        hosts unless a test points the bot at its stand-in."""
+        hosts unless a test points the bot at its stand-in. ``toolbox``: the agent's tools,
+        unless a test brings its own search and page stand-ins."""
         discord_patches.apply()
         # Counts every 401/403/429 discord.py receives, retried 429s included.
         self.request_budget = RequestBudget()
@@ -136,6 +142,8 @@ class ChatBot(commands.AutoShardedBot):
         )
         self.storage = Storage(storage)
         self.reply_index = ReplyIndex()
+        self.agent_settings = agent
+        self.toolbox = toolbox or Toolbox(agent)
 
     async def setup_hook(self) -> None:
         self.watchdog.start()
@@ -179,6 +187,16 @@ class ChatBot(commands.AutoShardedBot):
             voice=await self.voice_for(prompt.guild_id, prompt.channel_id, prompt.parent_id),
             admin=is_admin(author, self.storage.config.admin_role),
         )
+
+    def agent_for(self, arrival: Arrival) -> Agent:
+        """The agent for one question: the tools act for who asked, where they asked; none
+        when ``TOOLS=off`` or the model server refused them."""
+        tools = (
+            self.toolbox.tools_for(self, arrival.author, arrival.channel)
+            if self.model.offers_tools else []
+        )
+        return Agent(self.model, tools, max_rounds=self.agent_settings.max_steps,
+                     tool_timeout=self.agent_settings.tool_timeout)
 
     @property
     def chat(self) -> ReplyProducer:
@@ -330,6 +348,7 @@ class ChatBot(commands.AutoShardedBot):
         await self.model.close()
         await self.storage.close()
         await self.attachments.close()
+        await self.toolbox.close()
         await super().close()
         self.watchdog.stop()
         budget = self.request_budget

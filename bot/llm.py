@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
@@ -41,7 +41,7 @@ import openai
 
 from bot.attachments.model_content import message_content, rejects_images
 from bot.config.settings import Settings
-from bot.conversation.exchange import Completion, Usage, Voice
+from bot.conversation.exchange import Completion, ToolCall, Usage, Voice
 from bot.conversation.failures import FailureKind, ModelError
 from bot.conversation.memory import Turn
 
@@ -103,10 +103,60 @@ def _refused_images(error: openai.BadRequestError, turns: Sequence[Turn]) -> boo
     return any(turn.images for turn in turns) and rejects_images(error.body)
 
 
+def refuses_tools(error: openai.BadRequestError) -> bool:
+    """A 400 that says the server or model takes no tools: OpenAI names ``tools`` in
+    ``param``; compatible servers say it in words (Ollama: "... does not support tools",
+    vLLM: "\"auto\" tool choice requires --enable-auto-tool-choice ...")."""
+    words = server_message(error).lower()
+    return error.param in {"tools", "tool_choice"} or "tool" in words
+
+
 def refuses(error: openai.BadRequestError, parameter: str) -> bool:
     """A 400 about ``parameter``: OpenAI names it in ``param``; older servers only in the
     message ("Unrecognized request argument supplied: max_completion_tokens")."""
     return error.param == parameter or parameter in server_message(error)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    turns: Sequence[Turn]
+    voice: Voice
+    tools: Sequence[dict[str, Any]] | None
+    transcript: list[dict[str, Any]]
+
+
+class _StreamedCalls:
+    """Tool calls put together from a stream's ``delta.tool_calls`` pieces (OpenAI's
+    ``ChoiceDeltaToolCall``: the first piece of each call, by ``index``, carries its id and
+    function name, the later ones more of its JSON arguments)."""
+
+    MAX_CALLS = 16
+    MAX_ARGUMENT_CHARS = 64_000
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[str]] = {}
+
+    def add(self, pieces: Sequence[Any]) -> None:
+        for piece in pieces:
+            call = self._calls.get(piece.index)
+            if call is None:
+                if len(self._calls) >= self.MAX_CALLS:
+                    continue
+                call = self._calls.setdefault(piece.index, ["", "", ""])
+            if piece.id:
+                call[0] = piece.id
+            function = piece.function
+            if function is not None:
+                call[1] += function.name or ""
+                if len(call[2]) < self.MAX_ARGUMENT_CHARS:
+                    call[2] += function.arguments or ""
+
+    def finished(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(call_id, name, arguments)
+            for _, (call_id, name, arguments) in sorted(self._calls.items())
+            if call_id and name
+        )
 
 
 class ChatModel:
@@ -120,6 +170,9 @@ class ChatModel:
         self.reasoning_effort = settings.reasoning_effort
         self.extra_body = settings.extra_body
         self.stream = settings.stream_replies
+        self.tools = settings.tools
+        self.tools_refused = False
+        """Set once a server refused ``tools`` under ``TOOLS=auto``: asked without them since."""
         self.adapt_token_parameter = settings.token_parameter == "auto"
         self.token_parameter = (
             "max_completion_tokens" if self.adapt_token_parameter else settings.token_parameter
@@ -134,6 +187,12 @@ class ChatModel:
                 timeout=timeout, transport=_ReadTimeoutIsFinal(httpx2.AsyncHTTPTransport())
             ),
         )
+
+    @property
+    def offers_tools(self) -> bool:
+        """Whether questions may be answered with tools: not ``TOOLS=off``, and not a server
+        that refused them under ``auto``."""
+        return self.tools != "off" and not self.tools_refused
 
     @property
     def default_voice(self) -> Voice:
@@ -157,14 +216,22 @@ class ChatModel:
         return messages
 
     async def reply(
-        self, turns: Sequence[Turn], on_text: OnText | None = None, *, voice: Voice | None = None
+        self,
+        turns: Sequence[Turn],
+        on_text: OnText | None = None,
+        *,
+        voice: Voice | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        transcript: Sequence[dict[str, Any]] = (),
     ) -> Completion:
         """Answer ``turns``; when streaming, ``on_text`` gets the whole text so far on each chunk.
-        ``voice`` is the channel's model and system prompt (the operator's without one).
+        ``voice`` is the channel's model and system prompt (the operator's without one);
+        ``tools`` the functions offered this round, ``transcript`` this question's earlier
+        rounds (assistant tool calls and tool results), sent after the turns.
 
         Raises :class:`ModelError` with the text shown so far when the call fails.
         """
-        voice = voice or self.default_voice
+        request = _Request(turns, voice or self.default_voice, tools or None, [*transcript])
         shown = ""
 
         async def track(text: str) -> None:
@@ -175,15 +242,15 @@ class ChatModel:
 
         try:
             try:
-                return await self._answer(turns, voice, track if on_text is not None else None)
+                return await self._answer(request, track if on_text is not None else None)
             except openai.BadRequestError as error:
                 if not _refused_images(error, turns):
                     raise
                 log.warning("the model server refused the images (%s); answering from the "
-                            "text: model=%s", server_message(error), voice.model)
-            text_only = [replace(turn, images=()) for turn in turns]
+                            "text: model=%s", server_message(error), request.voice.model)
+            text_only = replace(request, turns=[replace(turn, images=()) for turn in turns])
             completion = await self._answer(
-                text_only, voice, track if on_text is not None else None
+                text_only, track if on_text is not None else None
             )
             return replace(completion, images_dropped=True)
         except openai.APIError as error:
@@ -192,17 +259,24 @@ class ChatModel:
                 "model call failed: kind=%s error=%s model=%s streamed_chars=%d",
                 kind,
                 type(error).__name__,
-                voice.model,
+                request.voice.model,
                 len(shown),
             )
             raise ModelError(kind, str(error), shown) from error
 
-    async def _answer(
-        self, turns: Sequence[Turn], voice: Voice, on_text: OnText | None
-    ) -> Completion:
+    async def _answer(self, request: _Request, on_text: OnText | None) -> Completion:
         if self.stream and on_text is not None:
-            return await self._stream(turns, voice, on_text)
-        return await self._complete(turns, voice)
+            return await self._stream(request, on_text)
+        return await self._complete(request)
+
+    def _messages(self, request: _Request) -> list[dict[str, Any]]:
+        return [
+            *self.build_messages(request.turns, request.voice.system_prompt),
+            *request.transcript,
+        ]
+
+    def _tool_fields(self, request: _Request) -> dict[str, Any]:
+        return {"tools": list(request.tools)} if request.tools and self.offers_tools else {}
 
     def _params(
         self, messages: list[dict[str, Any]], max_tokens: int, model: str | None = None
@@ -250,29 +324,50 @@ class ChatModel:
         """``chat.completions.create`` with the bot's parameters, adapting the token
         parameter's name once when the server refuses it; the doctor's probe
         (:mod:`bot.cli.model_probe`) sends through it too, so it checks what replies send."""
-        try:
-            return await self.client.chat.completions.create(
-                **self._params(messages, max_tokens, model), **extra
-            )
-        except openai.BadRequestError as error:
-            if not self._adapt(error):
-                raise
+        for _ in range(3):  # at most one switch of each kind, then the answer or the error
+            try:
+                return await self.client.chat.completions.create(
+                    **self._params(messages, max_tokens, model), **extra
+                )
+            except openai.BadRequestError as error:
+                if not (self._adapt(error) or self._drop_tools(error, extra)):
+                    raise
         return await self.client.chat.completions.create(
             **self._params(messages, max_tokens, model), **extra
         )
 
-    async def _complete(self, turns: Sequence[Turn], voice: Voice) -> Completion:
+    def _drop_tools(self, error: openai.BadRequestError, extra: dict[str, Any]) -> bool:
+        """Under ``TOOLS=auto``, a server that refuses ``tools`` is asked again without them,
+        and never offered them again in this process (like the token parameter's switch)."""
+        if self.tools != "auto" or "tools" not in extra or not refuses_tools(error):
+            return False
+        log.warning(
+            "the model server refused tools (%s); answering without them from now on (set "
+            "TOOLS=off to skip this check)", server_message(error),
+        )
+        self.tools_refused = True
+        extra.pop("tools")
+        extra.pop("tool_choice", None)
+        return True
+
+    async def _complete(self, request: _Request) -> Completion:
+        voice = request.voice
         response = await self.create(
-            self.build_messages(turns, voice.system_prompt),
+            self._messages(request),
             max_tokens=self.max_tokens,
             model=voice.model,
+            **self._tool_fields(request),
         )
         choice = response.choices[0] if response.choices else None
         message = choice.message if choice else None
         content = (message.content or "") if message else ""
         refusal = (message.refusal or "") if message else ""
+        calls = tuple(
+            ToolCall(call.id, call.function.name, call.function.arguments or "")
+            for call in (message.tool_calls or []) if message and call.type == "function"
+        ) if message else ()
         text = content or refusal
-        if not text.strip():
+        if not text.strip() and not calls:
             raise ModelError(FailureKind.EMPTY, "no content in completion")
         usage = response.usage
         return Completion(
@@ -281,20 +376,23 @@ class ChatModel:
             usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
             finish_reason=choice.finish_reason if choice else None,
             refused=bool(refusal) and not content,
+            tool_calls=calls,
         )
 
-    async def _stream(self, turns: Sequence[Turn], voice: Voice, on_text: OnText) -> Completion:
+    async def _stream(self, request: _Request, on_text: OnText) -> Completion:
         content = ""
         refusal = ""
-        model = voice.model
+        model = request.voice.model
         usage = Usage()
         finish_reason: str | None = None
+        calls = _StreamedCalls()
         stream = await self.create(
-            self.build_messages(turns, voice.system_prompt),
+            self._messages(request),
             max_tokens=self.max_tokens,
-            model=voice.model,
+            model=request.voice.model,
             stream=True,
             stream_options={"include_usage": True},
+            **self._tool_fields(request),
         )
         async with stream:
             async for chunk in stream:
@@ -306,6 +404,7 @@ class ChatModel:
                     continue
                 finish_reason = choice.finish_reason or finish_reason
                 delta = choice.delta
+                calls.add(delta.tool_calls or ())
                 if delta.content:
                     content += delta.content
                 if delta.refusal:
@@ -313,11 +412,12 @@ class ChatModel:
                 if delta.content or delta.refusal:
                     await on_text(content or refusal)
         text = content or refusal
-        if not text.strip():
+        tool_calls = calls.finished()
+        if not text.strip() and not tool_calls:
             raise ModelError(FailureKind.EMPTY, "stream ended without content")
         return Completion(
             text=text, model=model, usage=usage, finish_reason=finish_reason,
-            refused=bool(refusal) and not content,
+            refused=bool(refusal) and not content, tool_calls=tool_calls,
         )
 
     async def close(self) -> None:

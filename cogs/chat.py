@@ -14,11 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
+from bot.analytics.agent_trail import AgentTrail
 from bot.attachments.kinds import AttachmentBatch, SkipReason
 from bot.attachments.notes import skipped_line
 from bot.conversation.exchange import Completion, Prompt, Reply, Usage
@@ -130,7 +132,13 @@ class Chat(commands.Cog):
                     indicator.stop()
                     await writer.update(text)
 
-                completion = await self.bot.model.reply(turns, on_text=show, voice=voice)
+                trail = AgentTrail(
+                    prompt.message_id, partial(self.bot.analytics.agent_step, prompt), voice.model
+                )
+                run = await self.bot.agent_for(arrival).answer(
+                    turns, voice=voice, on_text=show, on_status=show, steps=trail
+                )
+                completion = run.completion
                 shown = with_attachment_note(completion, prompt.attachments)
                 await writer.finish(shown)
         except ModelError as error:
@@ -175,6 +183,8 @@ class Chat(commands.Cog):
             finish_reason=completion.finish_reason,
             refused=completion.refused,
             images_dropped=completion.images_dropped,
+            after_step=trail.last if trail.used_tools else None,
+            tool_calls=len(run.calls),
         )
         if writer.refusals:
             self.bot.analytics.reply_failed(
@@ -196,8 +206,11 @@ class Chat(commands.Cog):
         finish_reason: str | None = None,
         refused: bool = False,
         images_dropped: bool = False,
+        after_step: str | None = None,
+        tool_calls: int = 0,
     ) -> None:
-        """Log the assistant's half, once the reply is complete on Discord."""
+        """Log the assistant's half, once the reply is complete on Discord (after tools, as
+        the agent run's final response)."""
         ids = tuple(message.id for message in writer.messages)
         self.bot.reply_index.add(ids)
         reply = Reply(
@@ -212,6 +225,8 @@ class Chat(commands.Cog):
             refused=refused,
             images_dropped=images_dropped,
             delivery=writer.delivery,
+            after_step=after_step,
+            tool_calls=tool_calls,
         )
         self.bot.analytics.assistant_message(prompt, reply)
 

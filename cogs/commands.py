@@ -93,6 +93,12 @@ class Commands(commands.Cog):
             "`/feedback` rate this conversation\n`/help` this message",
             inline=True,
         )
+        if self.bot.model.offers_tools:
+            embed.add_field(
+                name="I can look up",
+                value="\n".join(f"• {what}" for what in self.bot.toolbox.looks_up),
+                inline=False,
+            )
         embed.add_field(
             name="Privacy",
             value=PRIVACY,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+from bot.agent.config import AgentSettings
+from bot.agent.toolbox import Toolbox
 from bot.attachments.config import AttachmentSettings
 from bot.attachments.download import Origin
 from bot.client import ChatBot
@@ -70,11 +72,14 @@ async def running_bot(
     products: ProductConfig | None = None,
     storage: StorageConfig | None = None,
     attachments: AttachmentSettings | None = None,
+    agent: AgentSettings | None = None,
+    toolbox: Toolbox | None = None,
     **greenflash_overrides: Any,
 ) -> AsyncIterator[ChatBot]:
     """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would).
     Without ``storage`` the bot gets the embedded default, a fresh SQLite file in a
-    temporary directory (never the checkout's ``data/``)."""
+    temporary directory (never the checkout's ``data/``); ``toolbox`` brings the agent's
+    search and page stand-ins."""
     settings = settings or bot_settings(stands)
     with (
         tempfile.TemporaryDirectory(prefix="bot-db-") as database_dir,
@@ -91,7 +96,9 @@ async def running_bot(
                 model_allowlist=(settings.model,),
             ),
             attachments=attachments or AttachmentSettings(),
+            agent=agent or AgentSettings(),
             attachment_origins={cdn_origin(stands)},
+            toolbox=toolbox,
         )
         fast_startup(bot)
         runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))

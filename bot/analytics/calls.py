@@ -147,12 +147,9 @@ class Analytics:
             log.warning("greenflash: %d call(s) not sent before shutdown", unsent)
         if self.client is not None:
             await self.client.close()
-        log.info(
-            "greenflash closed: sent=%d failed=%d dropped=%d",
-            self.stats.sent,
-            self.stats.failed,
-            self.stats.dropped,
-        )
+        stats = self.stats
+        log.info("greenflash closed: sent=%d failed=%d dropped=%d",
+                 stats.sent, stats.failed, stats.dropped)
         return unsent
 
     # -- messages -------------------------------------------------------------------------
@@ -175,7 +172,7 @@ class Analytics:
         client, product_id = destination
         fields = conversation_fields(prompt, self._voice(prompt)) | {"model": model}
         await self._send(
-            f"{item['role']} message",
+            f"{item.get('role') or item.get('message_type')} message",
             fields["external_conversation_id"],
             lambda: client.messages.create(product_id=product_id, messages=[item], **fields),
         )
@@ -201,6 +198,10 @@ class Analytics:
     async def log_assistant_message(self, prompt: Prompt, reply: Reply) -> None:
         """:meth:`assistant_message`, awaited."""
         await self._create_message(prompt, assistant_item(prompt, reply), reply.model)
+
+    def agent_step(self, prompt: Prompt, item: MessageItemParam, model: str) -> None:
+        """One step of an agent run (:mod:`bot.analytics.agent_trail`), as it happens."""
+        self._spawn(self._create_message(prompt, item, model))
 
     # -- identification -------------------------------------------------------------------
 
@@ -367,9 +368,8 @@ class Analytics:
         """A negative ``reply_failed`` event: the model failed, or Discord refused part of
         the reply (``message_deleted``, ``discord_refused``; ``recovered`` when the rest
         still got through). The one sender of every ``reply_failed``."""
-        properties: dict[str, object] = {"partial": partial}
-        if recovered:
-            properties["recovered"] = True
+        recovery: dict[str, object] = {"recovered": True} if recovered else {}
+        properties = {"partial": partial, **recovery}
         self._spawn(self.record_event(
             "reply_failed",
             guild_id=prompt.guild_id,

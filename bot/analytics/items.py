@@ -86,12 +86,15 @@ def user_item(prompt: Prompt) -> MessageItemParam:
 
 
 def assistant_item(prompt: Prompt, reply: Reply) -> MessageItemParam:
-    """The answer as a message item, threaded to the prompt it answers."""
-    return {
-        "role": "assistant",
+    """The answer as a message item, threaded to the prompt it answers; after tools, the
+    agent run's ``final_response``, threaded to its last step."""
+    kind: MessageItemParam = (
+        {"message_type": "final_response"} if reply.after_step else {"role": "assistant"}
+    )
+    return kind | {
         "content": reply.text,
         "external_message_id": str(reply.message_id),
-        "parent_external_message_id": str(prompt.message_id),
+        "parent_external_message_id": reply.after_step or str(prompt.message_id),
         "created_at": reply.created_at,
         "model": reply.model,
         "properties": {
@@ -107,5 +110,6 @@ def assistant_item(prompt: Prompt, reply: Reply) -> MessageItemParam:
             "in_reply_to_user_name": prompt.user_name,
             "delivery": reply.delivery,
             **({"images_dropped": True} if reply.images_dropped else {}),
+            **({"tool_calls": reply.tool_calls} if reply.after_step else {}),
         },
     }

@@ -235,8 +235,8 @@ async def check_openai(settings: Settings) -> list[Check]:
         ]
     finally:
         await client.close()
-    probe = await probe_model(settings)
-    return [
+    probe, tools = await probe_model(settings)
+    checks = [
         Check(Status.PASS, "OpenAI key", "valid"),
         Check(
             Status.PASS if probe.ok else Status.FAIL,
@@ -245,6 +245,10 @@ async def check_openai(settings: Settings) -> list[Check]:
             probe.fix,
         ),
     ]
+    if tools is not None:  # a model without tools still answers: a warning, not a failure
+        checks.append(Check(Status.PASS if tools.ok else Status.WARN, "OpenAI tools",
+                            tools.detail, tools.fix))
+    return checks
 
 
 async def _list_products(client: greenflash.AsyncGreenflash) -> set[str]:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import openai
 
 from bot.config.settings import Settings
-from bot.llm import ChatModel, classify_error, refuses, server_message
+from bot.llm import ChatModel, classify_error, refuses, refuses_tools, server_message
 
 PROBE_TOKENS = 32
 """Tokens the probe allows: enough for a reply from a chat model; a reasoning model may
 spend them all thinking, which still proves the request shape was accepted."""
 
 _SETTING_FOR = {
+    "tools": "TOOLS (off answers without looking things up)",
     "temperature": "OPENAI_TEMPERATURE",
     "reasoning_effort": "OPENAI_REASONING_EFFORT",
     "max_tokens": "OPENAI_TOKEN_PARAMETER",
@@ -73,10 +74,42 @@ async def probe(model: ChatModel) -> ProbeResult:
     )
 
 
-async def probe_model(settings: Settings) -> ProbeResult:
-    """:func:`probe` with a model of its own, closed afterwards."""
+_PROBE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "read_channel",
+        "description": "Read recent messages of a channel.",
+        "parameters": {"type": "object", "properties": {"channel": {"type": "string"}}},
+    },
+}
+
+
+async def probe_tools(model: ChatModel) -> ProbeResult:
+    """Whether the server takes ``tools`` (one small request offering one, ``tool_choice``
+    none so nothing is run): under ``TOOLS=auto`` a refusal only means answers without
+    tools, so it is worth saying before the first question finds out."""
+    messages = [{"role": "user", "content": "Reply with the word OK."}]
+    try:
+        await model.create(
+            messages, max_tokens=PROBE_TOKENS, tools=[_PROBE_TOOL], tool_choice="none"
+        )
+    except openai.BadRequestError as error:
+        refused = "refuses tools" if refuses_tools(error) else "refused the request"
+        return ProbeResult(False, f"{refused}: {server_message(error)}", "tools")
+    except openai.APIError as error:
+        return ProbeResult(False, f"could not check tools: {classify_error(error)}")
+    if model.tools_refused:  # TOOLS=auto asked again without them, as replies would
+        return ProbeResult(False, "refuses tools: questions are answered without looking "
+                           "anything up", "tools")
+    return ProbeResult(True, "accepts tools: it can look things up for people")
+
+
+async def probe_model(settings: Settings) -> tuple[ProbeResult, ProbeResult | None]:
+    """:func:`probe`, and :func:`probe_tools` unless ``TOOLS=off``, with a model of its own,
+    closed afterwards."""
     model = ChatModel(settings)
     try:
-        return await probe(model)
+        shape = await probe(model)
+        return shape, (await probe_tools(model) if shape.ok and model.offers_tools else None)
     finally:
         await model.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from bot.agent.config import AgentSettings
 from bot.attachments.config import AttachmentSettings
 from bot.cli.preflight import StartupSettings
 from bot.config.base import Problems
@@ -28,6 +29,7 @@ class Configuration(NamedTuple):
     startup: StartupSettings
     storage: StorageConfig
     logs: LogSettings
+    agent: AgentSettings
     knowledge: KnowledgeSettings
 
 
@@ -51,6 +53,7 @@ def load_configuration(products_file: Path = PRODUCTS_FILE) -> Configuration:
         startup=problems.read(StartupSettings),
         storage=problems.read(StorageConfig).allowing(settings.model),
         logs=problems.read(LogSettings),
+        agent=problems.read(AgentSettings),
         knowledge=problems.read(KnowledgeSettings),
     )
     try:

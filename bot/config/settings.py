@@ -25,6 +25,7 @@ REASONING_EFFORTS: tuple[str, ...] = tuple(
 """The values the installed openai SDK accepts for ``reasoning_effort``."""
 
 TOKEN_PARAMETERS = ("auto", "max_completion_tokens", "max_tokens")
+TOOLS_MODES = ("auto", "on", "off")
 
 BOT_REQUEST_FIELDS = frozenset({
     "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
@@ -73,6 +74,7 @@ class Settings(DiscordLogin):
     )
     reasoning_effort: str | None = Field(default=None, validation_alias="OPENAI_REASONING_EFFORT")
     token_parameter: str = Field(default="auto", validation_alias="OPENAI_TOKEN_PARAMETER")
+    tools: str = Field(default="auto", validation_alias="TOOLS")
     extra_body: dict[str, Any] = Field(default_factory=dict, validation_alias="OPENAI_EXTRA_BODY")
     openai_timeout: float = Field(default=120.0, ge=1.0, validation_alias="OPENAI_TIMEOUT")
     openai_connect_timeout: float = Field(
@@ -117,6 +119,11 @@ class Settings(DiscordLogin):
     @classmethod
     def _token_parameter(cls, raw: Any) -> Any:
         return one_of(raw, TOKEN_PARAMETERS)
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools(cls, raw: Any) -> Any:
+        return one_of(raw, TOOLS_MODES)
 
     @field_validator("chat_channel_ids", "allowed_guild_ids", "thread_channel_ids", mode="before")
     @classmethod

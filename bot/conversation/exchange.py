@@ -103,8 +103,18 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model asked for; ``arguments`` is its JSON text as sent."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
-    """The model's answer. ``finish_reason`` is the API's own ("stop", "length", ...)."""
+    """The model's answer. ``finish_reason`` is the API's own ("stop", "length",
+    "tool_calls", ...); ``tool_calls`` is what the model asked to run instead of answering."""
 
     text: str
     model: str
@@ -113,6 +123,7 @@ class Completion:
     refused: bool = False
     images_dropped: bool = False
     """The server refused the images, and this answer came from a retry without them."""
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def cut_off(self) -> bool:
@@ -143,6 +154,10 @@ class Reply:
     images_dropped: bool = False
     """The AI service refused the question's images, so it was answered from the text."""
     delivery: str = "messages"
+    after_step: str | None = None
+    """The last agent step's Greenflash id when tools were used: the answer is then the
+    run's ``final_response``, threaded to it."""
+    tool_calls: int = 0
 
     @property
     def message_id(self) -> int:

@@ -21,6 +21,8 @@ class Arrival(ReplyTarget, Protocol):
 
     typing: bool
     channel: discord.abc.Messageable
+    author: discord.abc.User
+    """Who asked: the tools read only what this person can read."""
 
     async def acknowledge(self) -> None: ...
 

@@ -58,6 +58,7 @@ class ThreadTarget:
         self.archive_minutes = cast("ThreadArchiveDuration", archive_minutes)
         self.in_channel = MessageTarget(message)
         self.channel: discord.abc.Messageable = message.channel
+        self.author: discord.abc.User = message.author
         self.thread: discord.Thread | None = None
 
     async def send(self, content: str) -> discord.Message:

@@ -87,6 +87,7 @@ class MessageTarget:
     def __init__(self, message: discord.Message) -> None:
         self.message = message
         self.channel: discord.abc.Messageable = message.channel
+        self.author: discord.abc.User = message.author
 
     async def send(self, content: str) -> discord.Message:
         return await self.message.channel.send(
@@ -122,6 +123,7 @@ class InteractionTarget:
         if not isinstance(channel, discord.abc.Messageable):
             raise TypeError(f"interaction {interaction.id} came from no text channel")
         self.channel: discord.abc.Messageable = channel
+        self.author: discord.abc.User = interaction.user
 
     async def send(self, content: str) -> discord.WebhookMessage:
         return await self.interaction.followup.send(content, wait=True, allowed_mentions=NO_PINGS)

@@ -30,8 +30,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.budget import UTC
-from bot.storage.health import DATABASE_ERRORS
 from bot.storage.changes import Change
+from bot.storage.health import DATABASE_ERRORS
 from bot.storage.store import Storage, StorageUnavailable
 from bot.storage.tables import guild_settings, leases, setting_changes
 

@@ -75,6 +75,7 @@ async def test_a_healthy_configuration_passes(stands: Stands) -> None:
         f"Chat channel {CHAT_CHANNEL}": Status.PASS,
         "OpenAI key": Status.PASS,
         "OpenAI model": Status.PASS,
+        "OpenAI tools": Status.PASS,
         "Greenflash key": Status.PASS,
         f"Greenflash product {TEST_PRODUCT}": Status.PASS,
     }

@@ -9,11 +9,37 @@ from bot.cli.doctor import Status, check_openai
 from tests.bot_harness import Stands, bot_settings
 
 
-async def model_check(stands: Stands, **overrides: object) -> tuple[Status, str, str]:
+async def model_check(
+    stands: Stands, name: str = "OpenAI model", **overrides: object
+) -> tuple[Status, str, str]:
     with mock.patch.dict(os.environ, {"OPENAI_BASE_URL": stands.openai.base_url}):
         checks = await check_openai(bot_settings(stands, **overrides))
-    check = {check.name: check for check in checks}["OpenAI model"]
+    check = {check.name: check for check in checks}[name]
     return check.status, check.detail, check.fix
+
+
+async def test_a_model_that_takes_tools_passes_the_tools_check(stands: Stands) -> None:
+    status, detail, _ = await model_check(stands, "OpenAI tools")
+    assert status is Status.PASS, detail
+    assert stands.openai.requests[-1]["tools"][0]["function"]["name"] == "read_channel"
+    assert stands.openai.requests[-1]["tool_choice"] == "none"
+
+
+async def test_a_server_without_tools_is_a_warning_naming_the_setting(stands: Stands) -> None:
+    stands.openai.no_tools_models.add("gpt-4o-mini")
+    status, detail, fix = await model_check(stands, "OpenAI tools")
+    assert status is Status.WARN
+    assert "answered without looking anything up" in detail
+    assert "TOOLS" in fix
+    status, detail, fix = await model_check(stands, "OpenAI tools", tools="on")
+    assert status is Status.WARN
+    assert "does not support tools" in detail
+
+
+async def test_tools_off_skips_the_tools_check(stands: Stands) -> None:
+    with mock.patch.dict(os.environ, {"OPENAI_BASE_URL": stands.openai.base_url}):
+        checks = await check_openai(bot_settings(stands, tools="off"))
+    assert "OpenAI tools" not in {check.name for check in checks}
 
 
 async def test_a_reasoning_model_with_a_temperature_fails_and_names_it(stands: Stands) -> None:

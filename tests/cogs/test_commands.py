@@ -60,6 +60,10 @@ async def test_help_is_ephemeral_and_names_model_and_analytics(
                   if field["name"] == "Privacy"]
     assert "text of files attached" in privacy
     assert "Images are shown to the AI model, never to Greenflash" in privacy
+    (looks_up,) = [field["value"] for field in callback["data"]["embeds"][0]["fields"]
+                   if field["name"] == "I can look up"]
+    assert "channels and threads you can read" in looks_up
+    assert "the web" not in looks_up, "no search backend is configured in tests"
 
 
 async def test_unknown_and_malformed_options_get_a_clear_ephemeral_answer(

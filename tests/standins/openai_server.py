@@ -175,6 +175,8 @@ class OpenAIStandIn(StandIn):
         self.chunk_size: int = 4
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
+        self.usage_served: list[dict[str, int]] = []
+        """The ``usage`` of every completion answered, in order (what a client is billed)."""
         self._replies: deque[_Reply] = deque()
         self._reply_fn: ReplyFn | None = None
         self._faults: deque[_Fault] = deque()
@@ -355,6 +357,7 @@ class OpenAIStandIn(StandIn):
         reply, finish_reason = self._apply_max_tokens(body, scripted)
         completion_id = f"chatcmpl-standin{next(self._ids)}"
         counted = wire.usage(body, tools.calls_cost_text(scripted.tool_calls) or reply)
+        self.usage_served.append(counted)
         model = SNAPSHOTS.get(body["model"], body["model"])
         cut_after = early.after_chars if isinstance(early, _Fault) else None
         if body.get("stream"):
