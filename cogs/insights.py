@@ -179,7 +179,7 @@ class Insights(commands.Cog):
             await tell(interaction, SENTENCES[Outcome.OFF])
             return
         try:
-            await self.digests.set_channel(
+            await self.bot.storage.set_digest_channel(
                 interaction.guild_id or 0, channel_id, by=interaction.user.id)
         except StorageUnavailable:
             await tell(interaction, DATABASE_DOWN)

@@ -261,3 +261,20 @@ async def test_web_search_then_read_page_gives_the_readable_text(
     assert SCRIPT_TEXT not in every_request(stands) and NAV_TEXT not in every_request(stands)
     search_results = next(iter(tool_results(stands.openai.requests[-2]).values()))
     assert "1. An article" in search_results and "<strong>" not in search_results
+
+
+async def test_read_message_follows_a_link_and_what_it_replies_to(
+    stands: Stands, bot: ChatBot
+) -> None:
+    asked = await stands.discord.send_message(THREAD, "Should we move the launch?", author=ALICE)
+    answered = await stands.discord.send_message(THREAD, "Yes, to March.", author=BOB,
+                                                 reply_to=int(asked["id"]))
+    link = f"https://discord.com/channels/{GUILD_A}/{THREAD}/{answered['id']}"
+    stands.openai.script_tool_calls([call("read_message", link=f"<{link}>")])
+    stands.openai.reply_with(after_tools)
+    await stands.discord.send_message(GENERAL_CHANNEL, f"what does {link} say?",
+                                      mention_bot=True)
+    answer = await answer_to(stands, GENERAL_CHANNEL, "From the tools")
+    assert "Bob: Yes, to March." in answer["content"]
+    assert "↳ in reply to" in answer["content"]
+    assert "Alice: Should we move the launch?" in answer["content"]

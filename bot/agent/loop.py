@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.conversation.exchange import Completion, ToolCall, Usage, Voice
+from bot.conversation.failures import FailureKind, ModelError
 from bot.conversation.memory import Turn
 from bot.llm import ChatModel, OnText
 
@@ -161,6 +162,8 @@ class Agent:
             )
             usage = _add(usage, completion.usage)
             if not completion.tool_calls or last:
+                if not completion.text.strip():  # calls where none were offered, no words
+                    raise ModelError(FailureKind.EMPTY, "the last round called tools anyway")
                 final = replace(completion, usage=usage, tool_calls=())
                 return AgentRun(final, round_index + 1, tuple(calls))
             round_calls = completion.tool_calls

@@ -117,6 +117,8 @@ def _setting_text(setting: str, row: Any) -> str | None:
         return budget_text(GuildBudget(row.budget_tokens, row.budget_messages))
     if setting == "threads":
         return None if row.threads is None else ("on" if row.threads else "off")
+    if setting == "digest":
+        return None if row.digest_channel_id is None else str(row.digest_channel_id)
     value: str | None = getattr(row, setting)
     return value
 

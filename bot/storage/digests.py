@@ -30,7 +30,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.budget import UTC
-from bot.storage.changes import Change
 from bot.storage.health import DATABASE_ERRORS
 from bot.storage.store import Storage, StorageUnavailable
 from bot.storage.tables import guild_settings, leases, setting_changes
@@ -67,34 +66,9 @@ class Digests:
     @classmethod
     def sharing(cls, storage: Storage, now: Callable[[], dt.datetime] = _now) -> Digests:
         """On the bot's own engine and timeout; closed when the storage is."""
-        return cls(storage._engine, timeout=storage.config.timeout, now=now)  # the one engine
+        return cls(storage.engine, timeout=storage.config.timeout, now=now)
 
-    # --- the digest channel --------------------------------------------------------------
-
-    async def set_channel(self, guild_id: int, channel_id: int | None, *, by: int) -> Change:
-        """Where the guild's daily digest goes (``None``: nowhere), logged in the change
-        log like every admin setting."""
-        at = self._now()
-
-        async def save(connection: AsyncConnection) -> Change:
-            before = (await connection.execute(
-                select(guild_settings.c.digest_channel_id)
-                .where(guild_settings.c.guild_id == guild_id)
-            )).scalar_one_or_none()
-            insert = self._insert(guild_settings).values(
-                guild_id=guild_id, digest_channel_id=channel_id)
-            await connection.execute(insert.on_conflict_do_update(
-                index_elements=[guild_settings.c.guild_id],
-                set_={"digest_channel_id": channel_id},
-            ))
-            change = Change("digest", guild_id, None, by, _text(before), _text(channel_id), at)
-            await connection.execute(setting_changes.insert().values(
-                guild_id=guild_id, channel_id=None, user_id=by, setting=change.setting,
-                old_value=change.old, new_value=change.new, changed_at=at,
-            ))
-            return change
-
-        return await self._run("saving the digest channel", save, write=True)
+    # --- the digest channels -------------------------------------------------------------
 
     async def channels(self) -> dict[int, int]:
         """Every guild's digest channel, by guild."""
@@ -188,7 +162,3 @@ class Digests:
                     return await work(connection)
         except DATABASE_ERRORS as error:
             raise StorageUnavailable(doing) from error
-
-
-def _text(channel_id: int | None) -> str | None:
-    return None if channel_id is None else str(channel_id)

@@ -106,7 +106,7 @@ class KnowledgeStore:
     def sharing(cls, storage: Storage, settings: KnowledgeSettings) -> KnowledgeStore:
         """On the bot's own engine and timeout; closed when the storage is."""
         return cls(
-            storage._engine,  # the one engine a process keeps
+            storage.engine,
             timeout=storage.config.timeout,
             max_sources=settings.max_sources,
             max_chunks=settings.max_chunks,

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.budget import (
     UTC,
@@ -289,6 +289,16 @@ class Storage:
         )
         self._cache.put(("channel", channel_id), channel_row(row))
         return change
+
+    async def set_digest_channel(self, guild_id: int, channel_id: int | None, *, by: int) -> Change:
+        """Where ``/insights digest`` posts the guild's daily review list (``None``: off)."""
+        return await self._save_guild(guild_id, {"digest_channel_id": channel_id}, "digest", by)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The process's one engine, for the storage's other APIs (knowledge, digests), so
+        they share its pool instead of opening connections of their own."""
+        return self._engine
 
     async def _save_guild(
         self, guild_id: int, values: dict[str, Any], setting: str, by: int

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from bot.client import ChatBot
-from bot.storage import Digests, Storage
+from bot.storage import Storage
 from cogs.insights_views import jump_link
 from tests.bot_harness import Stands, bot_settings, running_bot
 from tests.helpers import pings_nobody
@@ -38,9 +38,8 @@ def digest_of(bot: ChatBot) -> Any:
 async def test_two_workers_post_each_guilds_digest_once(
     stands: Stands, backend: Backend, storage: Storage
 ) -> None:
-    digests = Digests.sharing(storage)
-    await digests.set_channel(GUILD_A, CHAT_CHANNEL, by=ADMIN)
-    await digests.set_channel(GUILD_B, BETA_CHANNEL, by=ADMIN)
+    await storage.set_digest_channel(GUILD_A, CHAT_CHANNEL, by=ADMIN)
+    await storage.set_digest_channel(GUILD_B, BETA_CHANNEL, by=ADMIN)
     stands.greenflash.flag_for_review(str(GENERAL_CHANNEL), organization=str(GUILD_A),
                                       severity=4, trigger="guardrail")
     today = dt.datetime.now(dt.UTC).date()

@@ -28,11 +28,11 @@ async def test_the_digest_channel_is_set_per_guild_cleared_and_logged(
     storage: Storage,
 ) -> None:
     digests = Digests.sharing(storage)
-    first = await digests.set_channel(GUILD, 5001, by=ADMIN)
-    await digests.set_channel(OTHER_GUILD, 6001, by=ADMIN)
-    moved = await digests.set_channel(GUILD, 5002, by=ADMIN)
+    first = await storage.set_digest_channel(GUILD, 5001, by=ADMIN)
+    await storage.set_digest_channel(OTHER_GUILD, 6001, by=ADMIN)
+    moved = await storage.set_digest_channel(GUILD, 5002, by=ADMIN)
     assert await digests.channels() == {GUILD: 5002, OTHER_GUILD: 6001}
-    off = await digests.set_channel(GUILD, None, by=ADMIN)
+    off = await storage.set_digest_channel(GUILD, None, by=ADMIN)
 
     assert await digests.channels() == {OTHER_GUILD: 6001}
     assert [(c.old, c.new) for c in (first, moved, off)] == [
@@ -46,7 +46,7 @@ async def test_the_digest_channel_leaves_the_guilds_other_settings_alone(
     storage: Storage,
 ) -> None:
     await storage.set_budget(GUILD, tokens=500, messages=None, by=ADMIN)
-    await Digests.sharing(storage).set_channel(GUILD, 5001, by=ADMIN)
+    await storage.set_digest_channel(GUILD, 5001, by=ADMIN)
 
     fresh = Storage(storage.config)
     try:
