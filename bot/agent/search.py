@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import aiohttp
 from pydantic import SecretStr
 
+from bot.attachments.download import read_capped
+
 MAX_RESULTS = 5
 MAX_TITLE = 200
 MAX_SNIPPET = 400
@@ -120,7 +122,9 @@ class _HttpSearch:
                                                allow_redirects=False) as response:
                     if response.status != 200:
                         raise SearchFailed(self._refusal(response.status))
-                    body = await _read_capped(response)
+                    body, whole = await read_capped(response.content, MAX_BODY)
+                    if not whole:
+                        raise SearchFailed("the search service's answer was too large")
         except TimeoutError:
             raise SearchFailed(
                 f"the search service did not answer within {self.timeout:g} seconds"
@@ -195,16 +199,3 @@ class BraveSearch(_HttpSearch):
         web = body.get("web") if isinstance(body, dict) else None
         return self._results(web.get("results") if isinstance(web, dict) else [],
                              "description")
-
-
-async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
-    """The body, or :class:`SearchFailed` once it passes ``MAX_BODY`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise SearchFailed("the search service's answer was too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
