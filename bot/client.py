@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = (
     "cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant", "cogs.insights",
-    "cogs.knowledge", "cogs.knowledge_sync",
+    "cogs.knowledge",
 )
 # How long a DM question waits for Discord to say whether its author is in a server.
 MEMBER_SECONDS = 3.0

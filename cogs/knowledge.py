@@ -74,15 +74,11 @@ class Knowledge(commands.Cog):
         name="channel", description="Channels whose messages are knowledge.", parent=knowledge
     )
 
-    def __init__(self, bot: ChatBot) -> None:
+    def __init__(self, bot: ChatBot, sync: KnowledgeSync) -> None:
         self.bot = bot
         self.desk = bot.knowledge
         self.store = bot.knowledge.store
-
-    @property
-    def sync(self) -> KnowledgeSync | None:
-        cog = self.bot.get_cog("KnowledgeSync")
-        return cog if isinstance(cog, KnowledgeSync) else None
+        self.sync = sync
 
     async def _admitted(self, interaction: discord.Interaction) -> bool:
         role = self.bot.storage.config.admin_role
@@ -153,7 +149,7 @@ class Knowledge(commands.Cog):
             await interaction.followup.send(NOT_SAVED, ephemeral=True)
             return
         text = f"Removed *{title}*." if removed else f"There is no source titled *{title}*."
-        if removed and self.sync is not None:
+        if removed:
             await self.sync.refresh()
         await interaction.followup.send(text, ephemeral=True)
 
@@ -220,9 +216,8 @@ class Knowledge(commands.Cog):
         except StorageUnavailable:
             await interaction.followup.send(NOT_SAVED, ephemeral=True)
             return
-        if self.sync is not None:
-            await self.sync.refresh()
-            self.sync.catch_up_soon(channel.id)
+        await self.sync.refresh()
+        self.sync.catch_up_soon(channel.id)
         await interaction.followup.send(
             f"{channel.mention} is now knowledge, as *{info.title}*: I'm reading its recent "
             "messages, and will follow new, edited and deleted ones.", ephemeral=True)
@@ -244,7 +239,7 @@ class Knowledge(commands.Cog):
         except StorageUnavailable:
             await interaction.followup.send(NOT_SAVED, ephemeral=True)
             return
-        if removed and self.sync is not None:
+        if removed:
             await self.sync.refresh()
         text = (f"{channel.mention} is no longer knowledge." if removed
                 else f"{channel.mention} is not a knowledge source.")
@@ -252,4 +247,6 @@ class Knowledge(commands.Cog):
 
 
 async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(Knowledge(bot))
+    sync = KnowledgeSync(bot)
+    await bot.add_cog(sync)
+    await bot.add_cog(Knowledge(bot, sync))

@@ -125,7 +125,10 @@ class KnowledgeSync(commands.Cog):
             await self._index(guild_id, source_id, message.id, self._text(message))
         if drop_deleted:
             read = {message.id for message in messages}
-            indexed = await self.store.indexed_messages(guild_id, source_id, min(read))
+            # The whole channel was read when the page came back short: any indexed
+            # message missing from it was deleted; else only those within the window.
+            since = min(read) if len(messages) == CATCH_UP_MESSAGES else 0
+            indexed = await self.store.indexed_messages(guild_id, source_id, since)
             for gone in sorted(indexed - read):
                 await self.store.delete_message(guild_id, source_id, gone)
         return max(message.id for message in messages)
@@ -194,6 +197,3 @@ class KnowledgeSync(commands.Cog):
         except StorageUnavailable as error:
             log.warning("knowledge index not updated: %s", error)
 
-
-async def setup(bot: ChatBot) -> None:
-    await bot.add_cog(KnowledgeSync(bot))
