@@ -147,10 +147,6 @@ class AgentTrail:
         self._round_parent = None
 
     @property
-    def used_tools(self) -> bool:
-        return self.steps > 0
-
-    @property
     def after_step(self) -> str | None:
         """What the answer follows when it is an agent run's final response: the last step,
         whether a tool's or a search made up front; ``None`` for a plain reply."""

@@ -5,12 +5,19 @@ in ``tests/storage/test_knowledge_bot.py``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.client import ChatBot
 from bot.conversation.exchange import Voice
 from bot.knowledge.desk import CITE, Search, briefed
 from bot.knowledge.search import Passage
+from bot.storage.knowledge import SourceInfo
+from cogs.knowledge import sources_text
 from tests.bot_harness import Stands, running_bot
 from tests.standins.discord_world import ALICE, BOB, GENERAL_CHANNEL, GUILD_A, STAFF_CHANNEL
 
@@ -70,3 +77,20 @@ def test_the_voice_is_briefed_for_one_question_only() -> None:
     assert briefed(voice, search).system_prompt == f"You are helpful.\n\n{CITE}\n\nPASSAGES"
     assert briefed(voice, None).system_prompt == f"You are helpful.\n\n{CITE}"
     assert voice.system_prompt == "You are helpful."
+
+
+titles = st.text(st.characters(categories=["L", "N", "P", "Zs"]), min_size=1, max_size=200)
+infos = st.builds(
+    SourceInfo, titles, st.just("file"), st.none(), st.integers(0, 10**9),
+    st.integers(0, 5_000), st.just(dt.datetime(2026, 12, 4, tzinfo=dt.UTC)),
+)
+
+
+@given(st.lists(infos, min_size=1, max_size=50))
+def test_the_list_fits_one_message_and_counts_every_source(sources: list[SourceInfo]) -> None:
+    text = sources_text(sources)
+    assert len(text) <= 2_000
+    shown = text.count("\n• *")
+    more = re.search(r"… and (\d+) more$", text)
+    assert shown + (int(more.group(1)) if more else 0) == len(sources)
+    assert shown >= 1
