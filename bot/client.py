@@ -27,6 +27,7 @@ from discord.ext import commands
 from bot.agent.config import AgentSettings
 from bot.agent.loop import Agent
 from bot.agent.toolbox import Toolbox
+from bot.analytics.agent_trail import AgentTrail
 from bot.analytics.calls import Analytics
 from bot.analytics.insights import InsightsReader
 from bot.attachments.config import AttachmentSettings
@@ -41,6 +42,8 @@ from bot.conversation.personas import voice_of
 from bot.conversation.thread_names import thread_name
 from bot.conversation.triggers import classify, prompt_from_message
 from bot.greenflash_client import GreenflashSettings, build_client
+from bot.knowledge.config import KnowledgeSettings
+from bot.knowledge.desk import KnowledgeDesk, Lookup, Scope, briefed
 from bot.llm import ChatModel
 from bot.replies.index import ReplyIndex
 from bot.replies.producer import Arrival, ReplyProducer
@@ -51,13 +54,18 @@ from bot.runtime.command_tree import ChatCommandTree
 from bot.runtime.foreground import Foreground
 from bot.runtime.loop_watchdog import LoopWatchdog
 from bot.runtime.request_budget import RequestBudget
+from bot.runtime.uncancelled import uncancelled
 from bot.storage import SchemaState, Storage, StorageConfig, describe
+from bot.storage.knowledge import KnowledgeStore
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = (
     "cogs.chat", "cogs.commands", "cogs.feedback", "cogs.assistant", "cogs.insights",
+    "cogs.knowledge",
 )
+# How long a DM question waits for Discord to say whether its author is in a server.
+MEMBER_SECONDS = 3.0
 # The questions that open a thread where a channel wants one: asked in the channel itself.
 # A reply to the bot goes on where its answer is.
 OPENS_THREAD = frozenset({Trigger.MENTION, Trigger.CHAT_CHANNEL})
@@ -89,6 +97,7 @@ class ChatBot(commands.AutoShardedBot):
         storage: StorageConfig,
         attachments: AttachmentSettings,
         agent: AgentSettings,
+        knowledge: KnowledgeSettings | None = None,
         attachment_origins: Iterable[Origin] = DISCORD_CDN_ORIGINS,
         toolbox: Toolbox | None = None,
     ) -> None:
@@ -144,6 +153,8 @@ class ChatBot(commands.AutoShardedBot):
         self.reply_index = ReplyIndex()
         self.agent_settings = agent
         self.toolbox = toolbox or Toolbox(agent)
+        knowledge = knowledge or KnowledgeSettings()
+        self.knowledge = KnowledgeDesk(KnowledgeStore.sharing(self.storage, knowledge), knowledge)
 
     async def setup_hook(self) -> None:
         self.watchdog.start()
@@ -188,15 +199,54 @@ class ChatBot(commands.AutoShardedBot):
             admin=is_admin(author, self.storage.config.admin_role),
         )
 
-    def agent_for(self, arrival: Arrival) -> Agent:
-        """The agent for one question: the tools act for who asked, where they asked; none
-        when ``TOOLS=off`` or the model server refused them."""
+    async def agent_for(
+        self, arrival: Arrival, prompt: Prompt, voice: Voice, trail: AgentTrail
+    ) -> tuple[Agent, Voice]:
+        """The agent for one question and the voice it answers in: the tools act for who
+        asked, where they asked (none when ``TOOLS=off`` or the model server refused them);
+        where knowledge is on, the best passages for the question are searched up front
+        (logged on ``trail``) and given with the voice's prompt, for this question only."""
+        lookup = Lookup(self.knowledge, await self._knowledge_scope(prompt, arrival.author))
+        trail.lookup = lookup
+        search = None
+        if lookup.scope.up_front and prompt.text.strip():
+            search = await lookup.search(prompt.text)
+            trail.retrieval(search, discord.utils.utcnow())
+        if lookup.scope.guild_ids:
+            voice = briefed(voice, search)
         tools = (
-            self.toolbox.tools_for(self, arrival.author, arrival.channel)
+            self.toolbox.tools_for(self, arrival.author, arrival.channel, lookup)
             if self.model.offers_tools else []
         )
-        return Agent(self.model, tools, max_rounds=self.agent_settings.max_steps,
-                     tool_timeout=self.agent_settings.tool_timeout)
+        agent = Agent(self.model, tools, max_rounds=self.agent_settings.max_steps,
+                      tool_timeout=self.agent_settings.tool_timeout)
+        return agent, voice
+
+    async def _knowledge_scope(self, prompt: Prompt, author: discord.abc.User) -> Scope:
+        """A server's question: that server's knowledge. A DM: the servers the author shares
+        with the bot (asked of Discord when not cached, bounded) that allow DM knowledge."""
+        if prompt.guild_id is not None:
+            places = [prompt.channel_id, *([prompt.parent_id] if prompt.parent_id else [])]
+            return await self.knowledge.scope(prompt.guild_id, places)
+        allowing = await self.knowledge.dm_guilds([guild.id for guild in self.guilds])
+        shared = [gid for gid in allowing if await self._is_member(gid, author.id)]
+        return self.knowledge.dm_scope(shared)
+
+    async def _is_member(self, guild_id: int, user_id: int) -> bool:
+        guild = self.get_guild(guild_id)
+        if guild is None:
+            return False
+        if guild.get_member(user_id) is not None:
+            return True
+        try:
+            async with asyncio.timeout(MEMBER_SECONDS):
+                await uncancelled(guild.fetch_member(user_id))
+        except discord.NotFound:
+            return False
+        except (discord.HTTPException, TimeoutError) as error:
+            log.info("could not tell whether %s is in guild %s: %s", user_id, guild_id, error)
+            return False
+        return True
 
     @property
     def chat(self) -> ReplyProducer:

@@ -135,8 +135,9 @@ class Chat(commands.Cog):
                 trail = AgentTrail(
                     prompt.message_id, partial(self.bot.analytics.agent_step, prompt), voice.model
                 )
-                run = await self.bot.agent_for(arrival).answer(
-                    turns, voice=voice, on_text=show, on_status=show, steps=trail
+                agent, briefed = await self.bot.agent_for(arrival, prompt, voice, trail)
+                run = await agent.answer(
+                    turns, voice=briefed, on_text=show, on_status=show, steps=trail
                 )
                 completion = run.completion
                 shown = with_attachment_note(completion, prompt.attachments)
@@ -183,8 +184,9 @@ class Chat(commands.Cog):
             finish_reason=completion.finish_reason,
             refused=completion.refused,
             images_dropped=completion.images_dropped,
-            after_step=trail.last if trail.used_tools else None,
+            after_step=trail.after_step,
             tool_calls=len(run.calls),
+            sources=trail.sources,
         )
         if writer.refusals:
             self.bot.analytics.reply_failed(
@@ -208,6 +210,7 @@ class Chat(commands.Cog):
         images_dropped: bool = False,
         after_step: str | None = None,
         tool_calls: int = 0,
+        sources: tuple[str, ...] | None = None,
     ) -> None:
         """Log the assistant's half, once the reply is complete on Discord (after tools, as
         the agent run's final response)."""
@@ -227,6 +230,7 @@ class Chat(commands.Cog):
             delivery=writer.delivery,
             after_step=after_step,
             tool_calls=tool_calls,
+            sources=sources,
         )
         self.bot.analytics.assistant_message(prompt, reply)
 

@@ -18,6 +18,7 @@ from bot.attachments.download import Origin
 from bot.client import ChatBot
 from bot.config.products import ProductConfig
 from bot.config.settings import Settings
+from bot.knowledge.config import KnowledgeSettings
 from bot.storage import StorageConfig
 from tests.helpers import TEST_PRODUCT, greenflash_settings, make_settings
 from tests.standins.discord_server import CHAT_CHANNEL, DiscordStandIn, fast_startup
@@ -74,6 +75,7 @@ async def running_bot(
     attachments: AttachmentSettings | None = None,
     agent: AgentSettings | None = None,
     toolbox: Toolbox | None = None,
+    knowledge: KnowledgeSettings | None = None,
     **greenflash_overrides: Any,
 ) -> AsyncIterator[ChatBot]:
     """Start the bot, wait until it is ready, yield it, close it (as SIGTERM would).
@@ -97,6 +99,7 @@ async def running_bot(
             ),
             attachments=attachments or AttachmentSettings(),
             agent=agent or AgentSettings(),
+            knowledge=knowledge,
             attachment_origins={cdn_origin(stands)},
             toolbox=toolbox,
         )

@@ -3,7 +3,8 @@
 The search backend and the page reader are the bot's (one HTTP session each, closed with
 the bot); the Discord reader is made per question, because it acts for that person.
 ``read_channel`` and ``read_message`` are always offered while tools are on; ``web_search``
-and ``read_page`` only when the operator configured a search backend (``WEB_SEARCH``).
+and ``read_page`` only when the operator configured a search backend (``WEB_SEARCH``);
+``search_knowledge`` only when the question may search some server's knowledge.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from bot.agent.loop import Tool
 from bot.agent.pages import PageLimits, PageReader
 from bot.agent.reader import DiscordReader
 from bot.agent.search import BraveSearch, SearXNGSearch, WebSearch
-from bot.agent.tools import ReadChannel, ReadMessage, ReadPage
+from bot.agent.tools import ReadChannel, ReadMessage, ReadPage, SearchKnowledge
 from bot.agent.tools import WebSearch as WebSearchTool
 from bot.attachments.download import Origin
+from bot.knowledge.desk import Lookup
 
 
 def search_backend(settings: AgentSettings) -> WebSearch | None:
@@ -54,11 +56,14 @@ class Toolbox:
         return ("this server's channels and threads you can read", "message links", *web)
 
     def tools_for(self, client: discord.Client, asker: discord.abc.User,
-                  asked_in: discord.abc.Messageable) -> list[Tool]:
+                  asked_in: discord.abc.Messageable, lookup: Lookup | None = None) -> list[Tool]:
+        """``lookup``: the question's knowledge, when it may search any."""
         if not isinstance(asked_in, discord.abc.GuildChannel | discord.Thread | discord.DMChannel):
             return []  # a place the permission rules cannot judge gets no Discord tools
         reader = DiscordReader(client, asker, asked_in)
         tools: list[Tool] = [ReadChannel(reader), ReadMessage(reader)]
+        if lookup is not None and lookup.scope.guild_ids:
+            tools.append(SearchKnowledge(lookup))
         if self.search is not None:
             tools += [WebSearchTool(self.search), ReadPage(self.pages)]
         return tools

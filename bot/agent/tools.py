@@ -17,6 +17,7 @@ from bot.agent.loop import ToolFailed, ToolRefused
 from bot.agent.pages import PageReader, PageRefused
 from bot.agent.search import SearchFailed
 from bot.agent.search import WebSearch as SearchBackend
+from bot.knowledge.desk import Lookup
 
 STATUS_MAX_CHARS = 80
 MAX_CHANNEL_MESSAGES = 50
@@ -165,6 +166,33 @@ class WebSearch:
             f"{rank}. {hit.title}\n   {hit.url}\n   {hit.snippet}"
             for rank, hit in enumerate(results, start=1)
         )
+
+
+class SearchKnowledge:
+    """This server's own documents and FAQ channels (``/knowledge``); in a DM, those of the
+    servers the person shares with the bot that allow it. The scope is the question's
+    :class:`~bot.knowledge.desk.Lookup`, fixed before the model is asked."""
+
+    name = "search_knowledge"
+
+    def __init__(self, lookup: Lookup) -> None:
+        self.lookup = lookup
+
+    def schema(self) -> dict[str, Any]:
+        return _function(
+            self.name,
+            "Search this server's knowledge base (its documents and FAQ channels). Returns "
+            "the best passages, each under its source's title; name the source you use.",
+            {"query": {"type": "string", "description": "What to look for, in a few words."}},
+            ["query"],
+        )
+
+    def status(self, arguments: Mapping[str, Any]) -> str:
+        query = _shown(_text(arguments, "query", limit=400))
+        return f"📚 searching the knowledge base for “{query}”"
+
+    async def run(self, arguments: Mapping[str, Any]) -> str:
+        return (await self.lookup.search(_text(arguments, "query", limit=400))).shown
 
 
 class ReadPage:

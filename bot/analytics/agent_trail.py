@@ -10,6 +10,11 @@ message: the calls of one round share the step before the round as their parent,
 observation has its call as parent, and the answer has the last observation. Shapes:
 ``greenflash.types.MessageItemParam`` (``message_type``, ``tool_name``, ``input``,
 ``output``, ``parent_external_message_id``).
+
+A knowledge search is a ``retrieval`` item (``input`` = the query, ``context`` = the passages
+the model saw, bounded, ``properties`` = the sources and their ranks): the one made up front
+follows the step before it (the user's message) and the rest of the run follows it; a
+``search_knowledge`` call's result is logged as a retrieval in place of an observation.
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.knowledge.desk import Lookup, Search
+
 OUTPUT_MAX_CHARS = 4_000
 """What Greenflash keeps of one tool result: enough to see what the model was told."""
+
+SEARCH_TOOL = "search_knowledge"
 
 Send = Callable[[dict[str, Any], str], None]
 """Schedules one message item for sending (fire-and-forget), with the model it names."""
@@ -43,6 +52,9 @@ class AgentTrail:
     """The chain of one question's steps; satisfies :class:`bot.agent.loop.AgentSteps`."""
 
     def __init__(self, prompt_message_id: int, send: Send, model: str) -> None:
+        self.lookup: Lookup | None = None
+        """The question's knowledge, once the client knows where it may search."""
+        self._queries: dict[str, str] = {}
         self.root = str(prompt_message_id)
         self.send = send
         self.model = model
@@ -61,6 +73,8 @@ class AgentTrail:
             self._round_parent = self.last
         item_id = self._item_id(call_id)
         self._call_items[call_id] = item_id
+        if name == SEARCH_TOOL:
+            self._queries[call_id] = str(_arguments(arguments).get("query", "")).strip()
         self.model = model
         self.steps += 1
         self.send(
@@ -76,10 +90,42 @@ class AgentTrail:
             model,
         )
 
+    def retrieval(self, search: Search, at: datetime, call_id: str | None = None) -> None:
+        """One knowledge search: up front (no ``call_id``), or a ``search_knowledge``
+        call's result."""
+        item_id = self._item_id(call_id, ":result") if call_id else f"{self.root}:knowledge"
+        parent = self._call_items.get(call_id, self.root) if call_id else self.last
+        self.send(
+            {
+                "message_type": "retrieval",
+                "input": {"query": search.query},
+                "context": _bounded(search.shown),
+                "external_message_id": item_id,
+                "parent_external_message_id": parent,
+                "created_at": at,
+                "properties": {
+                    "sources": search.sources,
+                    "ranks": [
+                        {"source": p.source, "heading": p.heading, "rank": round(p.rank, 4)}
+                        for p in search.passages
+                    ],
+                    "knowledge_hit": bool(search.passages),
+                },
+            },
+            self.model,
+        )
+        self.last = item_id
+
     def observation(
         self, call_id: str, *, name: str, output: str, error: str | None, refused: bool,
         at: datetime,
     ) -> None:
+        query = self._queries.get(call_id)
+        search = self.lookup.made(query) if self.lookup and query is not None else None
+        if error is None and search is not None:
+            self.retrieval(search, at, call_id)
+            self._round_parent = None
+            return
         item_id = self._item_id(call_id, ":result")
         result: dict[str, object] = (
             {"result": _bounded(output)} if error is None
@@ -101,5 +147,12 @@ class AgentTrail:
         self._round_parent = None
 
     @property
-    def used_tools(self) -> bool:
-        return self.steps > 0
+    def after_step(self) -> str | None:
+        """What the answer follows when it is an agent run's final response: the last step,
+        whether a tool's or a search made up front; ``None`` for a plain reply."""
+        return None if self.last == self.root else self.last
+
+    @property
+    def sources(self) -> tuple[str, ...] | None:
+        """The sources the model was shown; ``None`` when no knowledge was searched."""
+        return self.lookup.sources if self.lookup and self.lookup.found else None

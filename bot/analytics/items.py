@@ -85,6 +85,14 @@ def user_item(prompt: Prompt) -> MessageItemParam:
     return item
 
 
+def knowledge_properties(sources: tuple[str, ...] | None) -> dict[str, object]:
+    """The sources an answer was given, so Greenflash tells answered-from-docs from
+    answered-from-nothing; ``knowledge_hit: false`` marks a search that found nothing."""
+    if sources is None:
+        return {}
+    return {"knowledge_sources": list(sources), "knowledge_hit": bool(sources)}
+
+
 def assistant_item(prompt: Prompt, reply: Reply) -> MessageItemParam:
     """The answer as a message item, threaded to the prompt it answers; after tools, the
     agent run's ``final_response``, threaded to its last step."""
@@ -111,5 +119,6 @@ def assistant_item(prompt: Prompt, reply: Reply) -> MessageItemParam:
             "delivery": reply.delivery,
             **({"images_dropped": True} if reply.images_dropped else {}),
             **({"tool_calls": reply.tool_calls} if reply.after_step else {}),
+            **knowledge_properties(reply.sources),
         },
     }

@@ -173,11 +173,7 @@ class AttachmentFetcher:
             return skip(SkipReason.UNREADABLE)
         if expected is Kind.IMAGE and not vision:
             return skip(SkipReason.NO_VISION)
-        url = next(
-            (parsed for candidate in (ref.url, ref.proxy_url)
-             if (parsed := allowed_url(candidate, self.origins)) is not None),
-            None,
-        )
+        url = self._cdn_url(ref)
         if url is None:
             log.warning("attachment %s has no Discord CDN URL; not fetched", ref.id)
             return skip(SkipReason.NOT_DISCORD)
@@ -195,6 +191,28 @@ class AttachmentFetcher:
         if isinstance(result, Skipped):
             return skip(result.reason, result.kind)
         return result
+
+    def _cdn_url(self, ref: AttachmentRef) -> yarl.URL | None:
+        return next(
+            (parsed for candidate in (ref.url, ref.proxy_url)
+             if (parsed := allowed_url(candidate, self.origins)) is not None),
+            None,
+        )
+
+    async def fetch_file(self, ref: AttachmentRef, max_bytes: int) -> bytes | SkipReason:
+        """A whole file (a knowledge source), or why not: the same CDN-only, timed
+        download, refused before a byte is read when Discord's ``size`` or the response's
+        ``Content-Length`` is over ``max_bytes``, and cut off when the body runs past it."""
+        url = self._cdn_url(ref)
+        if url is None:
+            return SkipReason.NOT_DISCORD
+        if ref.size > max_bytes:
+            return SkipReason.TOO_LARGE
+        downloaded = await self._download(url, max_bytes + 1, whole=True)
+        if isinstance(downloaded, SkipReason):
+            return downloaded
+        data, complete = downloaded
+        return data if complete and len(data) <= max_bytes else SkipReason.TOO_LARGE
 
     def _interpret(
         self, ref: AttachmentRef, data: bytes, complete: bool, *, vision: bool

@@ -63,7 +63,8 @@ def prepare(products: ProductConfig | None = None) -> tuple[ChatBot, StartupSett
     setup_logging([secret for secret in secrets if secret is not None], config.logs)
     bot = ChatBot(config.settings, products=products or config.products,
                   greenflash_settings=config.greenflash, storage=config.storage,
-                  attachments=config.attachments, agent=config.agent)
+                  attachments=config.attachments, agent=config.agent,
+                  knowledge=config.knowledge)
     settle_heap()
     return bot, config.startup
 

@@ -158,6 +158,9 @@ class Reply:
     """The last agent step's Greenflash id when tools were used: the answer is then the
     run's ``final_response``, threaded to it."""
     tool_calls: int = 0
+    sources: tuple[str, ...] | None = None
+    """The knowledge sources the model was shown; ``None`` when no knowledge was searched,
+    empty when a search found nothing (a hole in the docs)."""
 
     @property
     def message_id(self) -> int:

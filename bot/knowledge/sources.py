@@ -29,7 +29,9 @@ from pypdf.errors import PyPdfError
 from bot.knowledge.chunking import Chunk, split_document
 from bot.knowledge.refused import SourceRefused
 
-__all__ = ["PARSE_SECONDS", "Kind", "SourceRefused", "SourceText", "kind_of", "read_file"]
+__all__ = [
+    "PARSE_SECONDS", "Kind", "SourceRefused", "SourceText", "kind_of", "read_file", "size_text",
+]
 
 # How long an admin waits for one file's text before hearing it took too long.
 PARSE_SECONDS = 30.0
@@ -90,7 +92,7 @@ async def read_file(
     """The file's text; raises :class:`SourceRefused`."""
     if len(data) > max_bytes:
         raise SourceRefused(
-            f"`{filename}` is {_size(len(data))}; the limit is {_size(max_bytes)}."
+            f"`{filename}` is {size_text(len(data))}; the limit is {size_text(max_bytes)}."
         )
     kind = kind_of(filename, data[:_SNIFF_BYTES])
     try:
@@ -144,7 +146,7 @@ def _pdf_text(data: bytes) -> str:
     return "\n\n".join(pages)
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
     if count >= 1024 * 1024:
         return f"{count / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
     if count >= 1024:

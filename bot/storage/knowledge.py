@@ -43,11 +43,12 @@ from bot.knowledge.search import Passage, query_terms
 from bot.storage import knowledge_sql as sql
 from bot.storage.budget import UTC
 from bot.storage.health import DATABASE_ERRORS
-from bot.storage.knowledge_sql import MAX_TITLE_CHARS, sources_t
+from bot.storage.knowledge_sql import MAX_TITLE_CHARS, chunks_t, sources_t, switches_t
 from bot.storage.store import Storage, StorageUnavailable
 
 T = TypeVar("T")
 SourceKind = Literal["file", "channel"]
+Switch = Literal["here", "dms"]
 
 # Discord shows at most 25 autocomplete choices.
 MAX_TITLE_CHOICES = 25
@@ -290,6 +291,21 @@ class KnowledgeStore:
 
         return await self._read("listing channel sources", load)
 
+    async def indexed_messages(self, guild_id: int, channel_id: int, since: int) -> set[int]:
+        """The channel source's indexed messages from ``since`` on: what a catch-up that
+        re-read them compares with, to remove those deleted meanwhile."""
+        statement = (
+            select(chunks_t.c.message_id).distinct()
+            .join(sources_t, sources_t.c.id == chunks_t.c.source_id)
+            .where(sources_t.c.guild_id == guild_id, sources_t.c.channel_id == channel_id,
+                   chunks_t.c.message_id >= since)
+        )
+
+        async def load(connection: AsyncConnection) -> set[int]:
+            return set((await connection.execute(statement)).scalars())
+
+        return await self._read("reading indexed channel messages", load)
+
     async def mark_caught_up(self, guild_id: int, channel_id: int, message_id: int) -> None:
         """The channel is indexed up to ``message_id``. Never moves the mark back, so a
         late catch-up cannot undo a newer one. Live messages do not move it (one could
@@ -309,6 +325,54 @@ class KnowledgeStore:
             await connection.execute(statement)
 
         await self._write("marking a channel caught up", mark, self.timeout)
+
+    # --- where knowledge is used -------------------------------------------------------
+
+    async def switch(self, guild_id: int, scope: Switch, place_id: int, enabled: bool) -> None:
+        """``/knowledge here`` for a channel, or ``/knowledge dms`` (``place_id`` 0)."""
+        key = (switches_t.c.guild_id == guild_id, switches_t.c.scope == scope,
+               switches_t.c.place_id == place_id)
+
+        async def save(connection: AsyncConnection) -> None:
+            await connection.execute(delete(switches_t).where(*key))
+            await connection.execute(insert(switches_t).values(
+                guild_id=guild_id, scope=scope, place_id=place_id, enabled=enabled))
+
+        await self._write("saving where knowledge is used", save, self.timeout)
+
+    async def used_here(self, guild_id: int, places: Sequence[int]) -> tuple[bool, bool]:
+        """Whether the guild has sources, and whether knowledge is on in the first of
+        ``places`` (a thread, then its parent) that an admin switched (on where none was)."""
+
+        async def load(connection: AsyncConnection) -> tuple[bool, bool]:
+            held = select(func.count()).where(sources_t.c.guild_id == guild_id)
+            if not await sql.scalar(connection, held):
+                return False, False
+            rows = await connection.execute(
+                select(switches_t.c.place_id, switches_t.c.enabled).where(
+                    switches_t.c.guild_id == guild_id, switches_t.c.scope == "here",
+                    switches_t.c.place_id.in_(places),
+                )
+            )
+            switched = {row.place_id: row.enabled for row in rows}
+            return True, next((switched[p] for p in places if p in switched), True)
+
+        return await self._read("reading where knowledge is used", load)
+
+    async def dm_guilds(self, guild_ids: Sequence[int]) -> list[int]:
+        """Of ``guild_ids``, those that switched DM knowledge on and have sources."""
+        statement = (
+            select(switches_t.c.guild_id).distinct()
+            .join(sources_t, sources_t.c.guild_id == switches_t.c.guild_id)
+            .where(switches_t.c.guild_id.in_(guild_ids), switches_t.c.scope == "dms",
+                   switches_t.c.enabled.is_(True))
+            .order_by(switches_t.c.guild_id)
+        )
+
+        async def load(connection: AsyncConnection) -> list[int]:
+            return list((await connection.execute(statement)).scalars())
+
+        return await self._read("reading DM knowledge", load)
 
     # --- plumbing ----------------------------------------------------------------------
 

@@ -18,11 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.refused import SourceRefused
 from bot.knowledge.search import fts5_query
-from bot.storage.tables import FTS_TABLE, SEARCH_COLUMN, knowledge_chunks, knowledge_sources
+from bot.storage.tables import (
+    FTS_TABLE,
+    SEARCH_COLUMN,
+    knowledge_chunks,
+    knowledge_sources,
+    knowledge_switches,
+)
 
 MAX_TITLE_CHARS = 200
 
-chunks_t, sources_t = knowledge_chunks, knowledge_sources
+chunks_t, sources_t, switches_t = knowledge_chunks, knowledge_sources, knowledge_switches
 
 
 def clean_title(title: str) -> str:

@@ -131,6 +131,18 @@ Index("ix_knowledge_chunks_source_id", knowledge_chunks.c.source_id)
 Index("ix_knowledge_chunks_guild_id", knowledge_chunks.c.guild_id)
 Index("ix_knowledge_chunks_message_id", knowledge_chunks.c.message_id)
 
+# Where knowledge is used, as admins switched it (``/knowledge here``, ``/knowledge dms``):
+# ``scope`` "here" with a channel's id as ``place_id``, or "dms" with 0 (the server's DMs).
+# No row means the default: on in the server's channels, off in DMs.
+knowledge_switches = Table(
+    "knowledge_switches",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True),
+    Column("scope", String(10), primary_key=True),
+    Column("place_id", BigInteger, primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+)
+
 # The full-text index is each database's own engine, which Core tables do not describe;
 # revision 0003 creates it, the queries in ``knowledge.py`` use these names, and the schema
 # test expects exactly these objects on each backend.

@@ -22,7 +22,8 @@ async def test_commands_are_synced_once_not_on_every_start(stands: Stands) -> No
                if r.method == "PUT" and r.path.endswith("/commands")]
     assert len(uploads) == 1
     assert {command["name"] for command in uploads[0].json} == {
-        "ask", "reset", "help", "feedback", "persona", "model", "budget", "threads", "insights"
+        "ask", "reset", "help", "feedback", "persona", "model", "budget", "threads", "insights",
+        "knowledge",
     }
 
 

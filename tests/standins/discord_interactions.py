@@ -6,8 +6,11 @@
   with the server-side default Discord fills in, and the daily cap on command creates.
 * :func:`command_data` builds the ``data`` of an INTERACTION_CREATE for ``/name`` (or
   ``"group sub"``), typing a dict of options from the synced schema (string 3, integer 4,
-  boolean 5, user 6, channel 7, role 8, mentionable 9, number 10) with ``resolved`` users,
-  members, channels and roles; a raw list of options is sent as given.
+  boolean 5, user 6, channel 7, role 8, mentionable 9, number 10, attachment 11) with
+  ``resolved`` users, members, channels, roles and attachments (an attachment option's
+  value is the attachment's id, the object itself under ``resolved.attachments``: the
+  "Resolved Data Structure" of Discord's Interactions docs); a raw list of options is sent
+  as given.
 * :func:`interaction_payload` builds the INTERACTION_CREATE payload discord.py parses
   (``member`` with ``permissions`` in guilds, ``user`` in DMs, ``app_permissions``,
   ``context``, ``authorizing_integration_owners``, ``attachment_size_limit``...).
@@ -291,6 +294,9 @@ def _typed_option(
     kind = spec["type"] if spec else _OPTION_TYPES.get(type(value), 3)
     if kind in (6, 7, 8, 9):
         value = resolve_target(world, kind, value, guild_id, resolved)
+    elif kind == 11 and isinstance(value, dict):
+        resolved.setdefault("attachments", {})[str(value["id"])] = value
+        value = str(value["id"])
     elif kind == 4 and isinstance(value, str | int | float) and not isinstance(value, bool):
         value = int(value)
     elif kind == 10 and isinstance(value, str | int | float):

@@ -135,7 +135,8 @@ async def test_downgrading_to_the_previous_revision_and_to_base(backend: Backend
     assert await _schema(backend) == before_leases
     await downgrade(url, "0002")
     before_knowledge = before_leases
-    for table in ("knowledge_sources", "knowledge_chunks", FTS_TABLE, *FTS_SHADOW_TABLES):
+    for table in ("knowledge_sources", "knowledge_chunks", "knowledge_switches", FTS_TABLE,
+                  *FTS_SHADOW_TABLES):
         before_knowledge.pop(table, None)
     before_knowledge.pop("triggers", None)
     assert await _schema(backend) == before_knowledge

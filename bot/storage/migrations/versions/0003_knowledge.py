@@ -1,4 +1,5 @@
-"""The knowledge base: sources, their chunks, and each backend's full-text index.
+"""The knowledge base: sources, their chunks, where knowledge is switched on or off, and
+each backend's full-text index.
 
 SQLite gets an FTS5 table with external content (https://www.sqlite.org/fts5.html
 #external_content_tables): the text is stored once, in ``knowledge_chunks``, and FTS5
@@ -89,6 +90,14 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
     )
+    op.create_table(
+        "knowledge_switches",
+        sa.Column("guild_id", sa.BigInteger, nullable=False),
+        sa.Column("scope", sa.String(10), nullable=False),
+        sa.Column("place_id", sa.BigInteger, nullable=False),
+        sa.Column("enabled", sa.Boolean, nullable=False),
+        sa.PrimaryKeyConstraint("guild_id", "scope", "place_id", name="pk_knowledge_switches"),
+    )
     for column in ("source_id", "guild_id", "message_id"):
         op.create_index(f"ix_knowledge_chunks_{column}", "knowledge_chunks", [column])
     if op.get_bind().dialect.name == "sqlite":
@@ -117,5 +126,6 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER {trigger}")
         op.execute("DROP TABLE knowledge_fts")
     # Dropping a table drops its indexes (and the generated column's GIN index) with it.
+    op.drop_table("knowledge_switches")
     op.drop_table("knowledge_chunks")
     op.drop_table("knowledge_sources")
