@@ -53,7 +53,8 @@ class Toolbox:
     def looks_up(self) -> tuple[str, ...]:
         """What the bot can look up, for ``/help``."""
         web = ("the web", "web pages") if self.search is not None else ()
-        return ("this server's channels and threads you can read", "message links", *web)
+        return ("this server's channels and threads you can read", "message links",
+                "this server's knowledge base, once admins add to it (`/knowledge add`)", *web)
 
     def tools_for(self, client: discord.Client, asker: discord.abc.User,
                   asked_in: discord.abc.Messageable, lookup: Lookup | None = None) -> list[Tool]:

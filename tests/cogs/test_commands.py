@@ -64,6 +64,7 @@ async def test_help_is_ephemeral_and_names_model_and_analytics(
     (looks_up,) = [field["value"] for field in callback["data"]["embeds"][0]["fields"]
                    if field["name"] == "I can look up"]
     assert "channels and threads you can read" in looks_up
+    assert "knowledge base" in looks_up
     assert "the web" not in looks_up, "no search backend is configured in tests"
 
 
