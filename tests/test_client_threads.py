@@ -187,10 +187,10 @@ async def test_a_thread_the_bot_did_not_open_keeps_todays_rules(
         mentioned = await stands.discord.send_message(THREAD, "a question", mention_bot=True)
         await barrier(stands.discord, bot, THREAD)
     answers = in_channel(stands, THREAD)
-    assert [a["message_reference"]["message_id"] for a in answers] == [
-        mentioned["id"], answers[-1]["message_reference"]["message_id"]
-    ]
-    assert unaddressed["id"] not in {a["message_reference"]["message_id"] for a in answers}
+    answered = [a["message_reference"]["message_id"] for a in answers]
+    # The mention and the barrier's question, each once, in whichever order they finished.
+    assert len(answered) == 2 and mentioned["id"] in answered
+    assert unaddressed["id"] not in answered
     assert threads_opened(stands) == [], "no thread opened inside a thread"
 
 

@@ -97,7 +97,9 @@ class Backend:
         for storage in users:
             await storage.close()
         assert self.sqlite_path is not None
-        blocker = sqlite3.connect(self.sqlite_path, isolation_level=None)
+        # Waits (up to 30 s) for whatever the bot still writes, a charge or the knowledge
+        # sync's catch-up, to let go of the file before taking it whole.
+        blocker = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=30)
         blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
         blocker.execute("BEGIN EXCLUSIVE")
         try:
