@@ -55,6 +55,8 @@ class KnowledgeSync(commands.Cog):
         """Source channel id → guild id, for the guilds this process serves."""
         self.pending: asyncio.Queue[int] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
+        self.caught_up = asyncio.Event()
+        """Set once every source channel was caught up after the start."""
 
     async def cog_load(self) -> None:
         self.worker = asyncio.create_task(self._work(), name="knowledge-catch-up")
@@ -84,6 +86,8 @@ class KnowledgeSync(commands.Cog):
         await self.refresh()
         for channel_id in list(self.sources):
             await self._catch_up(channel_id)
+        self.caught_up.set()
+        log.info("knowledge channels caught up: %d", len(self.sources))
         while True:
             await self._catch_up(await self.pending.get())
 

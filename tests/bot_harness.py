@@ -20,6 +20,7 @@ from bot.config.products import ProductConfig
 from bot.config.settings import Settings
 from bot.knowledge.config import KnowledgeSettings
 from bot.storage import StorageConfig
+from cogs.knowledge_sync import KnowledgeSync
 from tests.helpers import TEST_PRODUCT, greenflash_settings, make_settings
 from tests.standins.discord_server import CHAT_CHANNEL, DiscordStandIn, fast_startup
 from tests.standins.greenflash_server import GreenflashStandIn
@@ -107,6 +108,11 @@ async def running_bot(
         runner = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
         try:
             await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+            # The knowledge channels' catch-up reads the database at start; a test that
+            # then takes the database away must not race it.
+            sync = bot.get_cog("KnowledgeSync")
+            if isinstance(sync, KnowledgeSync):
+                await asyncio.wait_for(sync.caught_up.wait(), timeout=10)
             yield bot
         finally:
             await bot.close()
