@@ -121,6 +121,7 @@ class ChatBot(commands.AutoShardedBot):
             foreground=self.foreground,
         )
         self.storage = Storage(storage)
+        self.analytics.use_outbox(self.storage.outbox)
         self.reply_index = ReplyIndex()
 
     async def setup_hook(self) -> None:
@@ -129,6 +130,7 @@ class ChatBot(commands.AutoShardedBot):
         if reason:
             log.warning("Greenflash analytics are off: %s", reason)
         await self._prepare_storage()
+        self.analytics.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await command_sync.sync_if_changed(self.tree)

@@ -25,6 +25,14 @@ class GreenflashSettings(EnvSettings):
     max_in_flight: int = Field(default=8, ge=1, validation_alias="GREENFLASH_MAX_IN_FLIGHT")
     max_pending: int = Field(default=5_000, ge=1, validation_alias="GREENFLASH_MAX_PENDING")
     drain_seconds: float = Field(default=10.0, ge=0.0, validation_alias="GREENFLASH_DRAIN_SECONDS")
+    # The durable outbox (bot/analytics/outbox.py): on unless GREENFLASH_OUTBOX=off.
+    outbox: bool = Field(default=True, validation_alias="GREENFLASH_OUTBOX")
+    outbox_max_rows: int = Field(
+        default=100_000, ge=1, validation_alias="GREENFLASH_OUTBOX_MAX_ROWS"
+    )
+    outbox_max_age_hours: float = Field(
+        default=168.0, gt=0.0, validation_alias="GREENFLASH_OUTBOX_MAX_AGE_HOURS"
+    )
 
 
 def build_client(settings: GreenflashSettings) -> greenflash.AsyncGreenflash | None:
