@@ -201,7 +201,8 @@ class Outbox:
                     self._idle.set()
                 self._due.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._due.wait(), POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):  # wait_for (3.11) can eat a cancel
+                        await self._due.wait()
                 continue
             self._idle.clear()
             await asyncio.gather(*(self._deliver(row) for row in rows))
