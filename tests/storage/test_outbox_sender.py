@@ -28,11 +28,17 @@ RATED_AT = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
 async def summary_until(
     storage: Storage, done: Callable[[OutboxSummary], bool], what: str, timeout: float = 15.0
 ) -> OutboxSummary:
-    """The outbox's summary once ``done`` holds; ``TimeoutError`` naming ``what``."""
-    async with asyncio.timeout(timeout):
-        while not done(summary := await storage.outbox.summary()):
-            await asyncio.sleep(0.05)
-    return summary
+    """The outbox's summary once ``done`` holds (the database has no change signal to wait
+    on, so it is read every 50 ms); ``TimeoutError`` naming ``what``."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                summary = await storage.outbox.summary()
+                if done(summary):
+                    return summary
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise TimeoutError(f"no {what} within {timeout}s: {summary}") from None
 
 
 @asynccontextmanager
