@@ -49,6 +49,7 @@ class Claimed:
 class OutboxSummary:
     pending: int
     dead: int
+    claimed: int  # pending rows a worker holds now (being sent)
     oldest: dt.datetime | None  # the oldest pending call's creation time
 
     def oldest_age(self, now: dt.datetime) -> dt.timedelta | None:
@@ -171,12 +172,14 @@ class OutboxStore:
         statement = select(
             func.count().filter(pending),
             func.count().filter(outbox.c.dead_at.is_not(None)),
+            func.count().filter(pending, outbox.c.claimed_until >= self._now()),
             func.min(outbox.c.created_at).filter(pending),
         )
 
         async def read(connection: AsyncConnection) -> OutboxSummary:
-            waiting, dead, oldest = (await connection.execute(statement)).one()
-            return OutboxSummary(int(waiting), int(dead), oldest and _aware(oldest))
+            waiting, dead, claimed, oldest = (await connection.execute(statement)).one()
+            return OutboxSummary(int(waiting), int(dead), int(claimed),
+                                 oldest and _aware(oldest))
 
         return await self._run(read)
 

@@ -30,6 +30,7 @@ async def summary_until(
 ) -> OutboxSummary:
     """The outbox's summary once ``done`` holds (the database has no change signal to wait
     on, so it is read every 50 ms); ``TimeoutError`` naming ``what``."""
+    summary = None
     try:
         async with asyncio.timeout(timeout):
             while True:
