@@ -43,7 +43,7 @@ import greenflash
 from bot.analytics.outage import FIRST_PAUSE, MAX_PAUSE, Reachability, never_sent
 from bot.greenflash_client import GreenflashSettings, describe
 from bot.runtime.foreground import Foreground
-from bot.storage import DATABASE_ERRORS, Claimed, OutboxStore, describe_error
+from bot.storage import DATABASE_ERRORS, Claimed, OutboxStore, Outcome, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,7 @@ class Outbox:
         while True:
             await self._queued.wait()
             await asyncio.sleep(FLUSH_DELAY)
+            await self.foreground.idle()
             if not await self.flush():
                 await asyncio.sleep(POLL_SECONDS)
 
@@ -191,84 +192,75 @@ class Outbox:
             await self.foreground.idle()
             await self.reachability.wait_turn()
             limit = 1 if self.reachability.down else self.settings.max_in_flight
+            self._due.clear()  # a write from now on ends the wait below
             try:
                 rows = await self.store.claim(self.worker, limit, self.lease)
             except DATABASE_ERRORS as error:
                 log.debug("greenflash outbox: claim failed: %s", describe_error(error))
                 rows = []
-            if not rows:
-                if not self._queue:
-                    self._idle.set()
-                self._due.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(POLL_SECONDS):  # wait_for (3.11) can eat a cancel
-                        await self._due.wait()
-                continue
-            self._idle.clear()
-            await asyncio.gather(*(self._deliver(row) for row in rows))
+            if rows:
+                self._idle.clear()
+                await self._settle(await asyncio.gather(*(self._deliver(row) for row in rows)))
+                if len(rows) == limit:  # more may be due (while down: after the pause)
+                    continue
+            elif not self._queue:
+                self._idle.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_SECONDS):  # wait_for (3.11) can eat a cancel
+                    await self._due.wait()
 
-    async def _deliver(self, row: Claimed) -> None:
+    async def _deliver(self, row: Claimed) -> Outcome:
         if row.kind == "rating" and row.orphaned:
-            await self._settle(row, "dead", "rating not re-sent: its worker stopped before "
-                               "an answer, so whether it arrived is unknown")
-            return
+            return self._outcome(row, "dead", "rating not re-sent: its worker stopped before "
+                                 "an answer, so whether it arrived is unknown")
         method = self.methods.get(row.kind)
         if method is None:
-            await self._settle(row, "dead", f"unknown kind {row.kind!r}")
-            return
+            return self._outcome(row, "dead", f"unknown kind {row.kind!r}")
         self._in_flight[row.id] = row.kind
         try:
             async with asyncio.timeout(self.send_bound):
                 await method(**decode(row.payload))
         except greenflash.APIStatusError as error:
             retried = error.status_code in RETRIED_STATUSES or error.status_code >= 500
-            await self._settle(row, "retry" if retried else "dead", describe(error))
+            return self._outcome(row, "retry" if retried else "dead", describe(error))
         except greenflash.APIConnectionError as error:
             if never_sent(error):
                 self.reachability.failed(error)
-                await self._settle(row, "unsent", describe(error))
-            else:
-                self.reachability.reached("reachable again, but slow,")
-                await self._unknown(row, describe(error))
+                return Outcome(row.id, "retry", describe(error))  # tried again when it is up
+            self.reachability.reached("reachable again, but slow,")
+            return self._unknown(row, describe(error))
         except TimeoutError:
-            await self._unknown(row, f"no answer within {self.send_bound:g}s")
+            return self._unknown(row, f"no answer within {self.send_bound:g}s")
         except Exception as error:  # a payload the SDK rejects: kept for the operator
             log.exception("greenflash outbox: %s call %d crashed", row.kind, row.id)
-            await self._settle(row, "dead", describe(error))
-        else:
-            self.reachability.reached()
-            await self._settle(row, "sent", "")
+            return self._outcome(row, "dead", describe(error))
         finally:
             self._in_flight.pop(row.id, None)
+        self.reachability.reached()
+        self.counted("sent", 1)
+        return Outcome(row.id, "delivered")
 
-    async def _unknown(self, row: Claimed, error: str) -> None:
+    def _unknown(self, row: Claimed, error: str) -> Outcome:
         """Sent, no answer: re-sent unless it is a rating (which could then count twice)."""
-        await self._settle(row, "dead" if row.kind == "rating" else "retry",
-                           f"{error} (sent, outcome unknown)")
+        return self._outcome(row, "dead" if row.kind == "rating" else "retry",
+                             f"{error} (sent, outcome unknown)")
 
-    async def _settle(
-        self, row: Claimed, outcome: Literal["sent", "dead", "retry", "unsent"], error: str
-    ) -> None:
-        """Record the attempt's outcome; if the database fails, the lease runs out and the
-        row is claimed again (harmless: see the module docstring)."""
+    def _outcome(self, row: Claimed, state: Literal["retry", "dead"], error: str) -> Outcome:
+        """A failed attempt, counted and logged."""
+        self.counted(state if state == "dead" else "failed", 1)
+        log.warning("greenflash %s call %s: %s (attempt %d)", row.kind,
+                    "refused for good, kept as dead" if state == "dead" else "failed",
+                    error, row.attempts)
+        return Outcome(row.id, state, error, retry_pause(row.attempts))
+
+    async def _settle(self, outcomes: list[Outcome]) -> None:
+        """If the database fails here, the rows' leases run out and they are claimed again
+        (harmless: see the module docstring)."""
         try:
-            if outcome == "sent":
-                await self.store.delivered(row.id)
-            elif outcome == "dead":
-                await self.store.dead(row.id, error)
-            else:
-                pause = 0.0 if outcome == "unsent" else retry_pause(row.attempts)
-                await self.store.retry(row.id, pause, error)
-        except DATABASE_ERRORS as failure:
-            log.warning("greenflash outbox: could not record call %d as %s: %s", row.id,
-                        outcome, describe_error(failure))
-        if outcome == "sent":
-            self.counted("sent", 1)
-        elif outcome != "unsent":
-            self.counted("dead" if outcome == "dead" else "failed", 1)
-            log.warning("greenflash %s call %s: %s (attempt %d)", row.kind,
-                        "refused for good, kept as dead" if outcome == "dead" else "failed",
-                        error, row.attempts)
+            await self.store.settle(outcomes)
+        except DATABASE_ERRORS as error:
+            log.warning("greenflash outbox: could not record %d outcome(s): %s",
+                        len(outcomes), describe_error(error))
 
     async def _trim(self) -> None:
         hours = dt.timedelta(hours=self.settings.outbox_max_age_hours)
@@ -293,7 +285,7 @@ class Outbox:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
+            async with asyncio.timeout(grace if self._tasks else 0):  # never started
                 if not self._queue or await self.flush():
                     self._due.set()
                     await self._idle.wait()

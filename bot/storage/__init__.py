@@ -12,7 +12,7 @@ from bot.storage.channels import MAX_PERSONA_CHARS, ChannelSettings
 from bot.storage.config import StorageConfig
 from bot.storage.health import DATABASE_ERRORS
 from bot.storage.health import describe as describe_error
-from bot.storage.outbox import LEASE_EXPIRED, Claimed, OutboxStore, OutboxSummary
+from bot.storage.outbox import LEASE_EXPIRED, Claimed, OutboxStore, OutboxSummary, Outcome
 from bot.storage.schema import SchemaState, check_schema, downgrade, head, migrate
 from bot.storage.store import BudgetCheck, Change, Storage, StorageUnavailable
 from bot.storage.urls import describe, engine_url, sqlite_file_missing
@@ -29,6 +29,7 @@ __all__ = [
     "GuildBudget",
     "OutboxStore",
     "OutboxSummary",
+    "Outcome",
     "SchemaState",
     "Storage",
     "StorageConfig",

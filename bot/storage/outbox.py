@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -43,6 +43,16 @@ class Claimed:
     payload: str
     attempts: int  # claims so far, this one included
     orphaned: bool  # claimed before by a worker whose lease ran out: outcome unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one claimed row's attempt ended: ``retry`` is due again ``after`` seconds."""
+
+    id: int
+    state: Literal["delivered", "retry", "dead"]
+    error: str = ""
+    after: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +137,31 @@ class OutboxStore:
 
         return await self._run(take)
 
-    async def delivered(self, row_id: int) -> None:
-        await self._run(_execute(delete(outbox).where(outbox.c.id == row_id)))
+    async def settle(self, outcomes: Sequence[Outcome]) -> None:
+        """Record a batch's outcomes in one transaction: delivered rows deleted, retried
+        rows released until their pause is over, dead rows kept and never claimed again."""
+        at = self._now()
+        delivered = [outcome.id for outcome in outcomes if outcome.state == "delivered"]
 
-    async def retry(self, row_id: int, after: float, error: str) -> None:
-        """Release the row, due again ``after`` seconds from now."""
-        values = {
-            "claimed_by": None, "claimed_until": None, "error": error[:_ERROR_CHARS],
-            "next_attempt_at": self._now() + dt.timedelta(seconds=after),
-        }
-        await self._run(_execute(update(outbox).where(outbox.c.id == row_id).values(values)))
+        async def record(connection: AsyncConnection) -> None:
+            if delivered:
+                await connection.execute(delete(outbox).where(outbox.c.id.in_(delivered)))
+            for outcome in outcomes:
+                if outcome.state == "delivered":
+                    continue
+                values: dict[str, object] = {
+                    "claimed_by": None, "claimed_until": None,
+                    "error": outcome.error[:_ERROR_CHARS],
+                }
+                if outcome.state == "dead":
+                    values["dead_at"] = at
+                else:
+                    values["next_attempt_at"] = at + dt.timedelta(seconds=outcome.after)
+                await connection.execute(
+                    update(outbox).where(outbox.c.id == outcome.id).values(values)
+                )
 
-    async def dead(self, row_id: int, error: str) -> None:
-        """Greenflash refused the call for good: kept, never claimed again."""
-        values = {"dead_at": self._now(), "claimed_by": None, "claimed_until": None,
-                  "error": error[:_ERROR_CHARS]}
-        await self._run(_execute(update(outbox).where(outbox.c.id == row_id).values(values)))
+        await self._run(record)
 
     async def release(self, row_ids: Sequence[int]) -> None:
         """Give rows back unsent (shutdown): due at once for any worker."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.doctor import Status, check_database, check_outbox
-from bot.storage import StorageConfig, head
+from bot.storage import Outcome, StorageConfig, head
 from tests.helpers import with_values
 from tests.standins.postgres_server import free_port
 from tests.storage.conftest import Backend
@@ -30,7 +30,7 @@ async def test_the_outbox_line_warns_of_dead_calls_and_says_how_old_the_oldest_i
     try:
         await storage.outbox.add([("message", "{}"), ("rating", "{}")])
         (refused,) = await storage.outbox.claim("worker", 1, dt.timedelta(seconds=30))
-        await storage.outbox.dead(refused.id, "BadRequestError (HTTP 400)")
+        await storage.outbox.settle([Outcome(refused.id, "dead", "BadRequestError (HTTP 400)")])
     finally:
         await storage.close()
     (outbox,) = await check_outbox(backend.config)

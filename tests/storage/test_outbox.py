@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from bot.storage import OutboxStore, Storage
+from bot.storage import OutboxStore, Outcome, Storage
 from tests.storage.conftest import Backend
 
 LEASE = dt.timedelta(seconds=30)
@@ -83,8 +83,8 @@ async def test_retried_rows_wait_their_pause_and_dead_rows_are_never_claimed(
     outbox = store_on(storage, clock)
     await outbox.add([("message", "1"), ("message", "2")])
     retried, refused = await outbox.claim("a", 5, LEASE)
-    await outbox.retry(retried.id, 4.0, "InternalServerError (HTTP 500)")
-    await outbox.dead(refused.id, "BadRequestError (HTTP 400)")
+    await outbox.settle([Outcome(retried.id, "retry", "InternalServerError (HTTP 500)", 4.0),
+                         Outcome(refused.id, "dead", "BadRequestError (HTTP 400)")])
     clock.now += dt.timedelta(seconds=3)
     assert await outbox.claim("a", 5, LEASE) == []
     clock.now += dt.timedelta(seconds=2)
@@ -93,7 +93,7 @@ async def test_retried_rows_wait_their_pause_and_dead_rows_are_never_claimed(
     summary = await outbox.summary()
     assert (summary.pending, summary.dead) == (1, 1)
     assert summary.oldest_age(clock.now) == dt.timedelta(seconds=5)
-    await outbox.delivered(again.id)
+    await outbox.settle([Outcome(again.id, "delivered")])
     assert (await outbox.summary()).pending == 0
 
 
