@@ -150,6 +150,7 @@ class ChatBot(commands.AutoShardedBot):
             ttl=greenflash_settings.insights_cache_seconds,
         )
         self.storage = Storage(storage)
+        self.analytics.use_outbox(self.storage.outbox)
         self.reply_index = ReplyIndex()
         self.agent_settings = agent
         self.toolbox = toolbox or Toolbox(agent)
@@ -162,6 +163,7 @@ class ChatBot(commands.AutoShardedBot):
         if reason:
             log.warning("Greenflash analytics are off: %s", reason)
         await self._prepare_storage()
+        self.analytics.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await command_sync.sync_if_changed(self.tree)

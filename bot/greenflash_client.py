@@ -49,6 +49,14 @@ class GreenflashSettings(EnvSettings):
     def digest_time(self) -> dt.time:
         """When the daily review digest is posted: on the hour, UTC."""
         return dt.time(self.digest_hour, tzinfo=dt.UTC)
+    # The durable outbox (bot/analytics/outbox.py): on unless GREENFLASH_OUTBOX=off.
+    outbox: bool = Field(default=True, validation_alias="GREENFLASH_OUTBOX")
+    outbox_max_rows: int = Field(
+        default=100_000, ge=1, validation_alias="GREENFLASH_OUTBOX_MAX_ROWS"
+    )
+    outbox_max_age_hours: float = Field(
+        default=168.0, gt=0.0, validation_alias="GREENFLASH_OUTBOX_MAX_AGE_HOURS"
+    )
 
 
 def build_client(settings: GreenflashSettings) -> greenflash.AsyncGreenflash | None:

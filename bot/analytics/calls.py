@@ -5,7 +5,9 @@ Every public call schedules itself: it creates its task and keeps it until it fi
 bounded number at a time, after users' replies (:mod:`bot.runtime.foreground`), and are
 drained when the bot closes. A failed call is logged and counted, never shown to a user;
 the SDK's own retries are the only ones, and while Greenflash cannot be reached calls are
-held rather than lost (:mod:`bot.analytics.outage`). Product ids come from the committed
+held rather than lost (:mod:`bot.analytics.outage`). With the bot's database behind it
+(:meth:`Analytics.use_outbox`), a call is written down before it is sent and survives the
+process (:mod:`bot.analytics.outbox`). Product ids come from the committed
 ``products.toml`` and are passed on every call, never read from the environment.
 """
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -23,23 +24,19 @@ from greenflash.types import MessageItemParam
 
 from bot.analytics.items import assistant_item, conversation_fields, user_item
 from bot.analytics.outage import Reachability
+from bot.analytics.outbox import AnalyticsStats, Method, Outbox, methods_of
 from bot.analytics.seen import SeenCache
 from bot.config.products import ProductConfig
 from bot.conversation.exchange import Prompt, Reply, Voice
 from bot.conversation.personas import default_voice
 from bot.greenflash_client import GreenflashSettings, describe
 from bot.runtime.foreground import Foreground
+from bot.storage import OutboxStore
 
 log = logging.getLogger(__name__)
 
 Influence = Literal["positive", "negative", "neutral"]
-
-
-@dataclass(slots=True)
-class AnalyticsStats:
-    sent: int = 0
-    failed: int = 0
-    dropped: int = 0
+Kind = Literal["message", "user", "organization", "rating", "event"]
 
 
 class Analytics:
@@ -69,8 +66,21 @@ class Analytics:
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._users = SeenCache(identity_cache_size)
         self._guilds = SeenCache(identity_cache_size)
-        # Ratings go out once: the SDK retries timeouts, and a rating has no idempotency key.
-        self._once = client.with_options(max_retries=0) if client is not None else None
+        self._methods: dict[str, Method] = methods_of(client) if client is not None else {}
+        self.outbox: Outbox | None = None
+
+    def use_outbox(self, store: OutboxStore) -> None:
+        """Write every call down before sending it, unless ``GREENFLASH_OUTBOX=off`` or
+        analytics are off; :meth:`start` starts its writer and sender."""
+        if self.enabled and self.settings.outbox:
+            self.outbox = Outbox(
+                store, self._methods, self.settings, foreground=self.foreground,
+                reachability=self.reachability, stats=self.stats,
+            )
+
+    def start(self) -> None:
+        if self.outbox is not None:
+            self.outbox.start()
 
     @property
     def enabled(self) -> bool:
@@ -105,6 +115,17 @@ class Analytics:
     def _spawn(self, call: Coroutine[Any, Any, None]) -> None:
         self.keep(asyncio.create_task(call))
 
+    async def _call(
+        self, what: str, conversation_id: str | None, kind: Kind, arguments: dict[str, Any]
+    ) -> bool:
+        """Into the outbox when there is one, else sent from memory; True once the call is
+        written down or sent."""
+        if self.outbox is not None:
+            self.outbox.put(kind, arguments)
+            return True
+        method = self._methods[kind]
+        return await self._send(what, conversation_id, lambda: method(**arguments))
+
     async def _send(
         self, what: str, conversation_id: str | None, call: Callable[[], Awaitable[Any]]
     ) -> bool:
@@ -136,6 +157,7 @@ class Analytics:
         grace = self.settings.drain_seconds if grace is None else grace
         self._closed = True
         unsent = 0
+        deadline = asyncio.get_running_loop().time() + grace
         if self._tasks:
             _, not_done = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in not_done:
@@ -145,11 +167,17 @@ class Analytics:
         if unsent:
             self.stats.dropped += unsent
             log.warning("greenflash: %d call(s) not sent before shutdown", unsent)
+        waiting = ""
+        if self.outbox is not None:
+            left = await self.outbox.close(max(0.0, deadline - asyncio.get_running_loop().time()))
+            waiting = f"; {'an unknown number of' if left is None else left} call(s) wait in " \
+                "the outbox for the next start"
         if self.client is not None:
             await self.client.close()
-        stats = self.stats
-        log.info("greenflash closed: sent=%d failed=%d dropped=%d",
-                 stats.sent, stats.failed, stats.dropped)
+        log.info(
+            "greenflash closed: sent=%d failed=%d dropped=%d dead=%d%s",
+            self.stats.sent, self.stats.failed, self.stats.dropped, self.stats.dead, waiting,
+        )
         return unsent
 
     # -- messages -------------------------------------------------------------------------
@@ -158,24 +186,18 @@ class Analytics:
         """The persona and model in effect where the prompt was asked."""
         return prompt.voice or default_voice(self.model, self.system_prompt)
 
-    def _destination(self, guild_id: int | None) -> tuple[greenflash.AsyncGreenflash, str] | None:
-        """The client and the guild's product, or ``None`` when analytics are off for it."""
-        product_id = self.products.product_for(guild_id)
-        if self.client is None or product_id is None:
-            return None
-        return self.client, product_id
+    def _destination(self, guild_id: int | None) -> str | None:
+        """The guild's product, or ``None`` when analytics are off for it."""
+        return None if self.client is None else self.products.product_for(guild_id)
 
     async def _create_message(self, prompt: Prompt, item: MessageItemParam, model: str) -> None:
-        destination = self._destination(prompt.guild_id)
-        if destination is None:
+        product_id = self._destination(prompt.guild_id)
+        if product_id is None:
             return
-        client, product_id = destination
         fields = conversation_fields(prompt, self._voice(prompt)) | {"model": model}
-        await self._send(
-            f"{item.get('role') or item.get('message_type')} message",
-            fields["external_conversation_id"],
-            lambda: client.messages.create(product_id=product_id, messages=[item], **fields),
-        )
+        what = f"{item.get('role') or item.get('message_type')} message"
+        await self._call(what, fields["external_conversation_id"], "message",
+                         {"product_id": product_id, "messages": [item], **fields})
 
     def user_message(self, prompt: Prompt | Awaitable[Prompt]) -> None:
         """The receiving side's half of Pattern B. ``prompt`` may still be reading its
@@ -220,32 +242,20 @@ class Analytics:
             self._spawn(self._identify_guild(guild_id, name))
 
     async def _identify_user(self, prompt: Prompt) -> None:
-        client = self.client
-        assert client is not None
-        sent = await self._send(
-            "user identify",
-            str(prompt.channel_id),
-            lambda: client.users.create(
-                external_user_id=str(prompt.user_id),
-                name=prompt.account_name,
-                properties={"username": prompt.username, "platform": "discord"},
-            ),
-        )
+        sent = await self._call("user identify", str(prompt.channel_id), "user", {
+            "external_user_id": str(prompt.user_id),
+            "name": prompt.account_name,
+            "properties": {"username": prompt.username, "platform": "discord"},
+        })
         if not sent:
             self._users.forget(prompt.user_id)
 
     async def _identify_guild(self, guild_id: int, name: str) -> None:
-        client = self.client
-        assert client is not None
-        sent = await self._send(
-            "organization identify",
-            None,
-            lambda: client.organizations.create(
-                external_organization_id=str(guild_id),
-                name=name,
-                properties={"platform": "discord"},
-            ),
-        )
+        sent = await self._call("organization identify", None, "organization", {
+            "external_organization_id": str(guild_id),
+            "name": name,
+            "properties": {"platform": "discord"},
+        })
         if not sent:
             self._guilds.forget(guild_id)
 
@@ -290,27 +300,22 @@ class Analytics:
 
         Sent at most once per call: Greenflash has no idempotency key for ratings, so a
         rating that reached Greenflash and was re-sent would be stored twice. The SDK's
-        retries are off for it (they re-send timeouts) and the outage hold re-sends only
-        what never reached Greenflash (:mod:`bot.analytics.outage`); a rating whose outcome is
-        unknown counts as failed."""
-        destination = self._destination(guild_id)
-        if destination is None or self._once is None:
+        retries are off for it (they re-send timeouts); the outage hold and the outbox
+        re-send only what never reached Greenflash (:mod:`bot.analytics.outage`,
+        :mod:`bot.analytics.outbox`); a rating whose outcome is unknown counts as failed."""
+        product_id = self._destination(guild_id)
+        if product_id is None:
             return
-        client, product_id = self._once, destination[1]
-        await self._send(
-            "rating",
-            str(conversation_id),
-            lambda: client.ratings.log(
-                product_id=product_id,
-                rating=rating,
-                rating_min=rating_min,
-                rating_max=rating_max,
-                rated_at=rated_at,
-                external_conversation_id=str(conversation_id),
-                external_message_id=greenflash.omit if message_id is None else str(message_id),
-                feedback=feedback or greenflash.omit,
-            ),
-        )
+        arguments: dict[str, Any] = {
+            "product_id": product_id, "rating": rating, "rating_min": rating_min,
+            "rating_max": rating_max, "rated_at": rated_at,
+            "external_conversation_id": str(conversation_id),
+        }
+        if message_id is not None:
+            arguments["external_message_id"] = str(message_id)
+        if feedback:
+            arguments["feedback"] = feedback
+        await self._call("rating", str(conversation_id), "rating", arguments)
 
     def prompt_deleted(
         self,
@@ -428,23 +433,17 @@ class Analytics:
         the moment this is called (before the call can wait in the outage hold), so an
         event held through an outage keeps the time it happened."""
         event_at = occurred_at or datetime.now(UTC)
-        destination = self._destination(guild_id)
-        if destination is None:
+        product_id = self._destination(guild_id)
+        if product_id is None:
             return
-        client, product_id = destination
-        await self._send(
-            f"{event_type} event",
-            str(conversation_id),
-            lambda: client.events.create(
-                event_type=event_type,
-                product_id=product_id,
-                value=value,
-                influence=influence,
-                external_conversation_id=str(conversation_id),
-                event_at=event_at,
-                insert_id=f"{event_type}:{source_id}",
-                properties=properties or {},
-                external_organization_id=greenflash.omit if guild_id is None else str(guild_id),
-                external_user_id=greenflash.omit if user_id is None else str(user_id),
-            ),
-        )
+        arguments: dict[str, Any] = {
+            "event_type": event_type, "product_id": product_id, "value": value,
+            "influence": influence, "external_conversation_id": str(conversation_id),
+            "event_at": event_at, "insert_id": f"{event_type}:{source_id}",
+            "properties": properties or {},
+        }
+        if guild_id is not None:
+            arguments["external_organization_id"] = str(guild_id)
+        if user_id is not None:
+            arguments["external_user_id"] = str(user_id)
+        await self._call(f"{event_type} event", str(conversation_id), "event", arguments)

@@ -101,20 +101,28 @@ class Reachability:
             result = await attempt()
         except greenflash.APIConnectionError as error:
             if never_sent(error):
-                self._failed(error)
+                self.failed(error)
                 raise _Unsent from error
-            self._reachable("reachable again, but slow,")  # it took the connection: it is up
+            self.reached("reachable again, but slow,")  # it took the connection: it is up
             raise
-        self._reachable("reachable again")
+        self.reached("reachable again")
         return result
 
-    def _reachable(self, how: str) -> None:
+    def reached(self, how: str = "reachable again") -> None:
+        """A call got through: Greenflash is up, the line moves on."""
         if self._down_since is not None:
             down_for = asyncio.get_running_loop().time() - self._down_since
             log.info("greenflash %s after %.0fs; sending held calls", how, down_for)
             self._down_since, self._pause = None, FIRST_PAUSE
 
-    def _failed(self, error: greenflash.APIConnectionError) -> None:
+    async def wait_turn(self) -> None:
+        """While Greenflash is unreachable, until the next attempt is due (the outbox's
+        sender tries one call then, as the first in line does here)."""
+        if self.down:
+            await asyncio.sleep(max(0.0, self._retry_at - asyncio.get_running_loop().time()))
+
+    def failed(self, error: greenflash.APIConnectionError) -> None:
+        """A call could not connect: Greenflash is unreachable until one gets through."""
         now = asyncio.get_running_loop().time()
         if self._down_since is None:
             self._down_since, self._pause = now, FIRST_PAUSE

@@ -14,6 +14,7 @@ minutes of silence.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
 import os
 import sys
@@ -46,6 +47,7 @@ from bot.replies.threads import THREAD_PERMISSIONS
 from bot.storage import (
     DATABASE_ERRORS,
     SchemaState,
+    Storage,
     StorageConfig,
     check_schema,
     describe_error,
@@ -325,8 +327,8 @@ _SCHEMA_LINES = {
 
 
 async def check_database(config: StorageConfig, seconds: float = CHECK_SECONDS) -> list[Check]:
-    """Reachable and on this release's schema. Only reads: an SQLite file that does not
-    exist yet is reported, not created (the bot creates and migrates it at start)."""
+    """Reachable and on this release's schema (then the outbox). Only reads: an SQLite file
+    that does not exist yet is reported, not created (the bot creates it at start)."""
     url = config.engine_url()
     name = f"Database {describe_url(url)}"
     checks: list[Check] = []
@@ -347,7 +349,26 @@ async def check_database(config: StorageConfig, seconds: float = CHECK_SECONDS) 
     if state is SchemaState.BEHIND and url.get_backend_name() == "sqlite":
         status, fix = Status.PASS, ""
         detail += "; the bot migrates its SQLite file at start"
-    return [*checks, Check(status, name, detail.format(head=head()), fix)]
+    outbox = await check_outbox(config) if state is SchemaState.CURRENT else []
+    return [*checks, Check(status, name, detail.format(head=head()), fix), *outbox]
+
+
+async def check_outbox(config: StorageConfig) -> list[Check]:
+    """Greenflash calls waiting in the database: pending, dead (refused, kept), the oldest."""
+    storage = Storage(config)
+    try:
+        summary = await storage.outbox.summary()
+    except DATABASE_ERRORS as error:
+        return [Check(Status.WARN, "Greenflash outbox", f"unreadable: {describe_error(error)}")]
+    finally:
+        await storage.close()
+    age = summary.oldest_age(dt.datetime.now(dt.UTC))
+    detail = f"{summary.pending} pending, {summary.dead} dead" + (
+        f", the oldest {age.total_seconds() / 60:.0f} min old" if age else "")
+    fix = ("Greenflash refused the dead calls: read the outbox table's error column"
+           if summary.dead else "check that a worker runs and Greenflash answers"
+           if age and age > dt.timedelta(hours=1) else "")
+    return [Check(Status.WARN if fix else Status.PASS, "Greenflash outbox", detail, fix)]
 
 
 async def _bounded(

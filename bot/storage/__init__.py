@@ -14,19 +14,25 @@ from bot.storage.config import StorageConfig
 from bot.storage.digests import Digests, digest_lease
 from bot.storage.health import DATABASE_ERRORS
 from bot.storage.health import describe as describe_error
+from bot.storage.outbox import LEASE_EXPIRED, Claimed, OutboxStore, OutboxSummary, Outcome
 from bot.storage.schema import SchemaState, check_schema, downgrade, head, migrate
 from bot.storage.store import BudgetCheck, Storage, StorageUnavailable
 from bot.storage.urls import describe, engine_url, sqlite_file_missing
 
 __all__ = [
     "DATABASE_ERRORS",
+    "LEASE_EXPIRED",
     "MAX_PERSONA_CHARS",
     "Budget",
     "BudgetCheck",
     "Change",
     "ChannelSettings",
+    "Claimed",
     "Digests",
     "GuildBudget",
+    "OutboxStore",
+    "OutboxSummary",
+    "Outcome",
     "SchemaState",
     "Storage",
     "StorageConfig",

@@ -48,6 +48,7 @@ from bot.storage.channels import ChannelRow, ChannelSettings, GuildRow, clean_pe
 from bot.storage.config import StorageConfig
 from bot.storage.engine import build_engine
 from bot.storage.health import DATABASE_ERRORS, Health
+from bot.storage.outbox import OutboxStore
 from bot.storage.schema import SchemaState, engine_state, upgrade_engine
 from bot.storage.tables import channel_settings, daily_usage, guild_settings
 
@@ -95,6 +96,7 @@ class Storage:
         self._refreshing: dict[Hashable, asyncio.Task[None]] = {}
         self._charges: set[asyncio.Task[Usage | None]] = set()
         self._now = now
+        self.outbox = OutboxStore(self._engine, config.timeout)
 
     async def prepare(self) -> SchemaState | None:
         """At start-up: bring an embedded SQLite file up to date (nobody else will), check

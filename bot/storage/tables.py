@@ -169,3 +169,23 @@ leases = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("done_for", String(40)),
 )
+
+# Revision 0005: every Greenflash call, written down before it is sent and deleted once
+# Greenflash answers 2xx (``bot/storage/outbox.py``). ``payload`` is the SDK method's keyword
+# arguments as JSON; a row is claimed by one worker at a time (``claimed_by`` until
+# ``claimed_until``); ``dead_at`` and ``error`` mark a call Greenflash refused for good.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("dead_at", DateTime(timezone=True)),
+    Column("error", String(300)),
+)
+Index("ix_outbox_next_attempt_at", outbox.c.next_attempt_at)

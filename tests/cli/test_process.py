@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.bot_harness import Stands, process_env
 from tests.standins.discord_server import GENERAL_CHANNEL, DiscordStandIn
 from tests.standins.greenflash_server import GreenflashStandIn
@@ -97,13 +99,18 @@ async def test_answers_then_exits_0_on_sigterm_with_logging_delivered(
     assert "davey" not in log
 
 
+@pytest.mark.parametrize("outbox", ["on", "off"])
 async def test_sigterm_with_greenflash_down_reports_the_undelivered_count(
-    stands: Stands, tmp_path: Path
+    stands: Stands, tmp_path: Path, outbox: str
 ) -> None:
+    """With the outbox the calls wait in the database for the next start; without it
+    (``GREENFLASH_OUTBOX=off``) they are lost, and counted. The question, the answer, Alice
+    and her guild: four calls."""
     await stands.greenflash.down()
     process = await start_bot(
         deployment(tmp_path),
-        process_env(stands, GREENFLASH_DRAIN_SECONDS="2", GREENFLASH_MAX_RETRIES="20"),
+        process_env(stands, GREENFLASH_DRAIN_SECONDS="2", GREENFLASH_MAX_RETRIES="20",
+                    GREENFLASH_OUTBOX=outbox, DATABASE_PATH=str(tmp_path / "bot.sqlite3")),
     )
     try:
         await stands.discord.wait_until_ready(timeout=20)
@@ -120,7 +127,10 @@ async def test_sigterm_with_greenflash_down_reports_the_undelivered_count(
     log = stderr.decode()
     assert process.returncode == 0, log
     assert elapsed < 10
-    assert "call(s) not sent before shutdown" in log
+    if outbox == "on":
+        assert "4 call(s) wait in the outbox for the next start" in log
+    else:
+        assert "greenflash: 4 call(s) not sent before shutdown" in log
     assert "Task exception was never retrieved" not in log
 
 

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from bot.cli.doctor import Status, check_database
-from bot.storage import StorageConfig, head
+from bot.cli.doctor import Status, check_database, check_outbox
+from bot.storage import Outcome, StorageConfig, head
 from tests.helpers import with_values
 from tests.standins.postgres_server import free_port
 from tests.storage.conftest import Backend
 
 
-async def test_a_current_schema_passes_and_names_the_revision(backend: Backend) -> None:
-    (check,) = await check_database(backend.config, seconds=5)
+async def test_a_current_schema_passes_names_the_revision_and_reports_the_outbox(
+    backend: Backend,
+) -> None:
+    check, outbox = await check_database(backend.config, seconds=5)
     assert check.status is Status.PASS
     assert f"schema current (revision {head()})" in check.detail
+    assert (outbox.status, outbox.detail) == (Status.PASS, "0 pending, 0 dead")
+
+
+async def test_the_outbox_line_warns_of_dead_calls_and_says_how_old_the_oldest_is(
+    backend: Backend,
+) -> None:
+    storage = backend.storage()
+    try:
+        await storage.outbox.add([("message", "{}"), ("rating", "{}")])
+        (refused,) = await storage.outbox.claim("worker", 1, dt.timedelta(seconds=30))
+        await storage.outbox.settle([Outcome(refused.id, "dead", "BadRequestError (HTTP 400)")])
+    finally:
+        await storage.close()
+    (outbox,) = await check_outbox(backend.config)
+    assert outbox.status is Status.WARN
+    assert outbox.detail == "1 pending, 1 dead, the oldest 0 min old"
+    assert "error column" in outbox.fix
 
 
 def make_empty_file(path: Path) -> None:

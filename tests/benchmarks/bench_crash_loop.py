@@ -1,0 +1,132 @@
+"""Crash loop: what reaches Greenflash when the bot is killed again and again.
+
+Run: ``python -m tests.benchmarks.bench_crash_loop [--cycles 20] [--exchanges 50] [--seed 21]``.
+
+Each cycle starts the bot (``bot_process``, the outbox on, one SQLite file for all cycles,
+the production Greenflash settings), sends ``--exchanges`` messages one after another over
+10 chat channels, and kills the bot with SIGKILL at a random moment (uniform over the time
+the exchanges take). Greenflash is down in every other cycle. A last bot, with Greenflash
+up, sends what the outbox holds and is stopped with SIGTERM once it is empty.
+
+Expected: the question and the answer of every reply the bot posted at least a second
+before the kill that ended its process (the outbox's promise: a call is on disk within
+about a second of being made). Calls made in the last second before a kill are counted
+apart. Duplicates: message items Greenflash stored twice (the stand-in deduplicates by
+``externalMessageId`` as Greenflash does, so a duplicate would need a new id), and, for
+information, requests that re-sent an id Greenflash already had.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import tempfile
+import time
+from collections import Counter
+
+from bot.storage import Storage, StorageConfig
+from tests.benchmarks.harness import Bench, Child, bench, table
+
+PROMISE = 1.0  # seconds: a call made this long before a kill is on disk
+
+
+def replies(run: Bench) -> list[tuple[str, str, float]]:
+    """(question id, reply id, when it reached Discord) for every reply the bot posted."""
+    return [
+        (str(request.json["message_reference"]["message_id"]), str(request.response["id"]),
+         request.received_at)
+        for request in run.stands.discord.requests
+        if request.method == "POST" and request.status == 200
+        and (request.json or {}).get("message_reference")
+    ]
+
+
+async def exchange(run: Bench, count: int) -> None:
+    for _ in range(count):
+        await run.ask()
+
+
+async def cycle(run: Bench, env: dict[str, str], exchanges: int, rng: random.Random) -> float:
+    """One bot process, killed with SIGKILL mid-conversation; when (perf_counter)."""
+    child = await Child.start("bot_process", env, run.stands.discord)
+    talking = asyncio.create_task(exchange(run, exchanges))
+    await asyncio.wait({talking}, timeout=rng.uniform(0.0, exchanges * 0.06))
+    child.process.kill()
+    killed_at = time.perf_counter()
+    talking.cancel()
+    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+        await talking
+    await child.process.wait()
+    return killed_at
+
+
+async def drained(database: str) -> None:
+    storage = Storage(StorageConfig(database_path=database))
+    try:
+        async with asyncio.timeout(120):
+            while True:  # the database has no change signal: read it every 100 ms
+                if not (await storage.outbox.summary()).pending:
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await storage.close()
+
+
+async def main(cycles: int, exchanges: int, seed: int) -> None:
+    rng = random.Random(seed)
+    folder = tempfile.TemporaryDirectory(prefix="bench-crash-loop-")
+    database = f"{folder.name}/bot.sqlite3"
+    async with bench(channels=10, members=20) as run:
+        env = run.env(DATABASE_PATH=database, GREENFLASH_OUTBOX="on")
+        greenflash = run.stands.greenflash
+        kills: list[float] = []
+        for number in range(cycles):
+            await (greenflash.down() if number % 2 == 0 else greenflash.up())
+            kills.append(await cycle(run, env, exchanges, rng))
+            print(f"cycle {number + 1}/{cycles}: Greenflash {'down' if number % 2 == 0 else 'up'}"
+                  f", {len(replies(run))} replies so far", flush=True)
+        await greenflash.up()
+        last = await Child.start("bot_process", env, run.stands.discord)
+        started = time.perf_counter()
+        await drained(database)
+        drain_seconds = time.perf_counter() - started
+        await last.stop()
+    folder.cleanup()
+
+    expected: set[str] = set()
+    late: set[str] = set()
+    for question, reply, at in replies(run):
+        killed = next((kill for kill in kills if kill >= at), None)
+        if killed is None or killed - at >= PROMISE:
+            expected |= {question, reply}
+        else:
+            late |= {question, reply}
+    stored = [item["externalMessageId"] for item in greenflash.stored_messages()]
+    requested: Counter[str] = Counter(
+        item["externalMessageId"]
+        for record in greenflash.accepted_for("/messages") for item in record.json["messages"]
+    )
+    rows = [
+        ("replies posted", len(replies(run))),
+        ("expected message items", len(expected)),
+        ("expected and stored", len(expected & set(stored))),
+        ("expected, missing", len(expected - set(stored))),
+        (f"made < {PROMISE:g} s before a kill", len(late)),
+        (f"made < {PROMISE:g} s before a kill, stored", len(late & set(stored))),
+        ("stored twice (duplicates)", len(stored) - len(set(stored))),
+        ("requests re-sending a stored id", sum(n - 1 for n in requested.values())),
+        ("last process: seconds to empty the outbox", f"{drain_seconds:.1f}"),
+    ]
+    print()
+    print(table(["figure", "value"], rows))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--exchanges", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=21)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.cycles, arguments.exchanges, arguments.seed))
