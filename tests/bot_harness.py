@@ -92,8 +92,11 @@ async def running_bot(
         bot = ChatBot(
             settings,
             products=products or ProductConfig(default_product_id=TEST_PRODUCT),
-            greenflash_settings=greenflash_settings(stands.greenflash.base_url,
-                                                    **greenflash_overrides),
+            # In memory unless a test asks for the outbox: these tests assert what Greenflash
+            # hears at a barrier; the outbox's delivery has its own tests (real processes on
+            # SQLite and PostgreSQL, tests/storage/test_outbox_*.py).
+            greenflash_settings=greenflash_settings(
+                stands.greenflash.base_url, **({"outbox": False} | greenflash_overrides)),
             storage=storage or StorageConfig(
                 database_path=os.path.join(database_dir, "bot.sqlite3"),
                 model_allowlist=(settings.model,),

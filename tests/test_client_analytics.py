@@ -144,7 +144,7 @@ async def test_replies_flow_whatever_greenflash_does(
     else:
         await greenflash.down()
     async with running_bot(stands, timeout=6.0 if fault == "slow" else 2.0,
-                           drain_seconds=7.0 if fault == "slow" else 1.0) as bot:
+                           drain_seconds=7.0 if fault == "slow" else 1.0, outbox=True) as bot:
         questions = []
         for number in range(3):
             questions.append(await stands.discord.send_message(CHAT_CHANNEL, f"q{number}"))

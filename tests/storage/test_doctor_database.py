@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.doctor import Status, check_database, check_outbox
+from bot.cli.checks import Status
+from bot.cli.doctor_database import check_database, check_outbox
 from bot.storage import Outcome, StorageConfig, head
 from tests.helpers import with_values
 from tests.standins.postgres_server import free_port
