@@ -5,14 +5,15 @@ Run: ``python -m tests.benchmarks.bench_crash_loop [--cycles 20] [--exchanges 50
 Each cycle starts the bot (``bot_process``, the outbox on, one SQLite file for all cycles,
 the production Greenflash settings), sends ``--exchanges`` messages one after another over
 10 chat channels, and kills the bot with SIGKILL at a random moment, uniform over the first
-1.5 s (50 exchanges take about a second, so most kills land mid-conversation). Greenflash
-is down in every other cycle. A last bot, with Greenflash up, sends what the outbox holds
-and is stopped with SIGTERM once it is empty.
+3 s (50 exchanges take about a second, so a third of the kills land mid-conversation).
+Greenflash is down in every other cycle. A last bot, with Greenflash up, sends what the
+outbox holds and is stopped with SIGTERM once it is empty.
 
 Expected: the question and the answer of every reply the bot posted at least a second
-before the kill that ended its process (the outbox's promise: a call is on disk within
-about a second of being made). Calls made in the last second before a kill are counted
-apart. Duplicates: message items Greenflash stored twice (the stand-in deduplicates by
+before the kill that ended its process (the promise: a call is on disk within about a
+second of being made; the writer writes it 0.2 to 0.4 s after it is made, plus the write).
+Calls made closer to a kill are counted apart, by how close.
+Duplicates: message items Greenflash stored twice (the stand-in deduplicates by
 ``externalMessageId`` as Greenflash does, so a duplicate would need a new id), and, for
 information, requests that re-sent an id Greenflash already had.
 """
@@ -30,8 +31,8 @@ from collections import Counter
 from bot.storage import Storage, StorageConfig
 from tests.benchmarks.harness import Bench, Child, bench, table
 
-PROMISE = 1.0  # seconds: a call made this long before a kill is on disk
-KILL_WITHIN = 1.5  # seconds after the first message (50 exchanges take about 1 s here)
+PROMISE = 1.0  # seconds: "a call is on disk within about a second of being made"
+KILL_WITHIN = 3.0  # seconds after the first message (50 exchanges take about 1 s here)
 
 
 def replies(run: Bench) -> list[tuple[str, str, float]]:
@@ -97,26 +98,27 @@ async def main(cycles: int, exchanges: int, seed: int) -> None:
         await last.stop()
     folder.cleanup()
 
-    expected: set[str] = set()
-    late: set[str] = set()
+    ages: dict[str, float] = {}  # message id -> seconds from its reply to the kill
     for question, reply, at in replies(run):
         killed = next((kill for kill in kills if kill >= at), None)
-        if killed is None or killed - at >= PROMISE:
-            expected |= {question, reply}
-        else:
-            late |= {question, reply}
+        ages[question] = ages[reply] = float("inf") if killed is None else killed - at
     stored = [item["externalMessageId"] for item in greenflash.stored_messages()]
     requested: Counter[str] = Counter(
         item["externalMessageId"]
         for record in greenflash.accepted_for("/messages") for item in record.json["messages"]
     )
-    rows = [
+    expected = {item for item, age in ages.items() if age >= PROMISE}
+    rows: list[tuple[str, object]] = [
         ("replies posted", len(replies(run))),
-        ("expected message items", len(expected)),
+        (f"expected message items (>= {PROMISE:g} s before a kill)", len(expected)),
         ("expected and stored", len(expected & set(stored))),
         ("expected, missing", len(expected - set(stored))),
-        (f"made < {PROMISE:g} s before a kill", len(late)),
-        (f"made < {PROMISE:g} s before a kill, stored", len(late & set(stored))),
+    ]
+    for low, high in ((0.0, 0.25), (0.25, 0.5), (0.5, PROMISE)):
+        made = {item for item, age in ages.items() if low <= age < high}
+        rows.append((f"made {low:g}-{high:g} s before a kill: stored / made",
+                     f"{len(made & set(stored))} / {len(made)}"))
+    rows += [
         ("stored twice (duplicates)", len(stored) - len(set(stored))),
         ("requests re-sending a stored id", sum(n - 1 for n in requested.values())),
         ("last process: seconds to empty the outbox", f"{drain_seconds:.1f}"),
