@@ -141,3 +141,15 @@ def test_no_module_is_too_long() -> None:
     too_long = {name: n for name, n in lengths.items() if n > MAX_LINES}
     assert too_long == {}
     assert lengths["cogs.chat"] <= MAX_CHAT_LINES
+
+
+def test_docs_testing_names_every_test_file() -> None:
+    """``docs/testing.md`` says where each module's tests are; a test file it does not
+    name is one a newcomer cannot find by reading it."""
+    tests = Path(__file__).resolve().parent
+    documented = (tests.parent / "docs" / "testing.md").read_text()
+    unnamed = sorted(
+        str(path.relative_to(tests)) for path in tests.rglob("test_*.py")
+        if path.name not in documented
+    )
+    assert unnamed == []
