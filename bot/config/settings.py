@@ -12,7 +12,7 @@ import json
 from typing import Any, get_args
 
 from openai.types.shared.reasoning_effort import ReasoningEffort
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.config.base import EnvSettings, comma_separated, invalid, one_of
@@ -26,6 +26,12 @@ REASONING_EFFORTS: tuple[str, ...] = tuple(
 
 TOKEN_PARAMETERS = ("auto", "max_completion_tokens", "max_tokens")
 TOOLS_MODES = ("auto", "on", "off")
+_CHOICES = {
+    "reasoning_effort": REASONING_EFFORTS,
+    "token_parameter": TOKEN_PARAMETERS,
+    "tools": TOOLS_MODES,
+}
+"""Fields that take one of a few words, in any case."""
 
 BOT_REQUEST_FIELDS = frozenset({
     "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
@@ -110,20 +116,11 @@ class Settings(DiscordLogin):
     reply_max_messages: int = Field(default=10, ge=1, validation_alias="REPLY_MAX_MESSAGES")
     loop_stall_seconds: float = Field(default=1.0, ge=0.1, validation_alias="LOOP_STALL_SECONDS")
 
-    @field_validator("reasoning_effort", mode="before")
+    @field_validator(*_CHOICES, mode="before")
     @classmethod
-    def _reasoning_effort(cls, raw: Any) -> Any:
-        return one_of(raw, REASONING_EFFORTS)
-
-    @field_validator("token_parameter", mode="before")
-    @classmethod
-    def _token_parameter(cls, raw: Any) -> Any:
-        return one_of(raw, TOKEN_PARAMETERS)
-
-    @field_validator("tools", mode="before")
-    @classmethod
-    def _tools(cls, raw: Any) -> Any:
-        return one_of(raw, TOOLS_MODES)
+    def _choice(cls, raw: Any, info: ValidationInfo) -> Any:
+        assert info.field_name is not None
+        return one_of(raw, _CHOICES[info.field_name])
 
     @field_validator("chat_channel_ids", "allowed_guild_ids", "thread_channel_ids", mode="before")
     @classmethod
