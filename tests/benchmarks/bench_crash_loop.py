@@ -30,6 +30,7 @@ from collections import Counter
 
 from bot.storage import Storage, StorageConfig
 from tests.benchmarks.harness import Bench, Child, bench, table
+from tests.storage.outbox_worker import outbox_empty
 
 PROMISE = 1.0  # seconds: "a call is on disk within about a second of being made"
 KILL_WITHIN = 3.0  # seconds after the first message (50 exchanges take about 1 s here)
@@ -68,11 +69,7 @@ async def cycle(run: Bench, env: dict[str, str], exchanges: int, rng: random.Ran
 async def drained(database: str) -> None:
     storage = Storage(StorageConfig(database_path=database))
     try:
-        async with asyncio.timeout(120):
-            while True:  # the database has no change signal: read it every 100 ms
-                if not (await storage.outbox.summary()).pending:
-                    return
-                await asyncio.sleep(0.1)
+        await outbox_empty(storage, timeout=120)
     finally:
         await storage.close()
 

@@ -19,6 +19,16 @@ from bot.storage import Storage, StorageConfig
 log = logging.getLogger("outbox_worker")
 
 
+async def outbox_empty(storage: Storage, *, timeout: float) -> None:
+    """Until no call waits in the outbox (the database has no change signal, so it is read
+    every 100 ms), or ``TimeoutError`` after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if not (await storage.outbox.summary()).pending:
+                return
+            await asyncio.sleep(0.1)
+
+
 async def main() -> None:
     settings = GreenflashSettings()
     storage = Storage(StorageConfig())
@@ -29,11 +39,7 @@ async def main() -> None:
     analytics.use_outbox(storage.outbox)
     analytics.start()
     try:
-        async with asyncio.timeout(60):
-            while True:  # the database has no change signal: read it every 100 ms
-                if not (await storage.outbox.summary()).pending:
-                    break
-                await asyncio.sleep(0.1)
+        await outbox_empty(storage, timeout=60)
     finally:
         await analytics.close()
         await storage.close()
