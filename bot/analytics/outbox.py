@@ -3,9 +3,17 @@ dies (SIGKILL, an out-of-memory kill, a deploy during an outage) loses none of t
 
 A logging task hands its call to :meth:`Outbox.put` (the SDK method's kind and keyword
 arguments) and is done: nothing on a reply's path waits for the database. The writer
-batches what arrives into one transaction 0.2 to 0.4 s later, between replies when it can.
+batches what arrives into one transaction 0.5 to 0.75 s later, between replies when it can:
+the longer the batch, the fewer transactions per call, and every claim and delete that
+follows covers more rows (measured with ``tests/benchmarks/bench_latency.py``: at 0.2 s the
+outbox's database work cost the loop as much as sending the calls).
 The sender claims the oldest due rows (:mod:`bot.storage.outbox`; one worker per row at a
-time), sends each through the SDK method of the one client, and deletes it on 2xx.
+time), up to ``CLAIM_WAVES`` times ``GREENFLASH_MAX_IN_FLIGHT`` at once, sends each through
+the SDK method of the one client, at most ``GREENFLASH_MAX_IN_FLIGHT`` at a time, and
+deletes the delivered in one statement: a claim and a delete per batch are most of what the
+outbox costs, so a batch is several waves of sends. A row whose turn comes too late for its
+send to end within the lease is given back unsent, so no row is ever sent after its lease
+could have run out.
 So each call reaches Greenflash once:
 
 * messages carry ``external_message_id`` and events ``insert_id`` (Greenflash skips what it
@@ -50,10 +58,12 @@ log = logging.getLogger(__name__)
 
 Method = Callable[..., Awaitable[Any]]
 
-FLUSH_DELAY = 0.2  # how long the writer gathers calls into one transaction
+FLUSH_DELAY = 0.5  # how long the writer gathers calls into one transaction
+IDLE_WAIT = 0.25  # then how long it waits for the replies in progress to finish
 POLL_SECONDS = 1.0  # how often an idle sender looks for rows due (retries, other workers')
 TRIM_SECONDS = 60.0
 LEASE_MARGIN = 5.0  # a send ends this long before its lease would run out
+CLAIM_WAVES = 4  # rows claimed at once, in multiples of GREENFLASH_MAX_IN_FLIGHT
 RETRIED_STATUSES = frozenset({408, 409, 429})
 
 Counted = Literal["sent", "failed", "dropped", "dead"]
@@ -130,7 +140,8 @@ class Outbox:
         self._queued = asyncio.Event()
         self._due = asyncio.Event()
         self._idle = asyncio.Event()
-        self._in_flight: dict[int, str] = {}
+        self._in_flight: dict[int, str] = {}  # being sent now: id → kind
+        self._held: set[int] = set()  # claimed, not yet settled
         self._tasks: list[asyncio.Task[None]] = []
         self._database_down = False
         self._trimmed_before = False
@@ -161,7 +172,7 @@ class Outbox:
             # After replies in progress, but not long: a busy bot is seldom idle, and until
             # a call is written a SIGKILL loses it.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(FLUSH_DELAY):
+                async with asyncio.timeout(IDLE_WAIT):
                     await self.foreground.idle()
             if not await self.flush():
                 await asyncio.sleep(POLL_SECONDS)
@@ -196,8 +207,9 @@ class Outbox:
                 await self._trim()
             await self.foreground.idle()
             await self.reachability.wait_turn()
-            limit = 1 if self.reachability.down else self.settings.max_in_flight
+            limit = 1 if self.reachability.down else self.settings.max_in_flight * CLAIM_WAVES
             self._due.clear()  # a write from now on ends the wait below
+            start_by = loop.time() + LEASE_MARGIN  # before the claim: its lease starts later
             try:
                 rows = await self.store.claim(self.worker, limit, self.lease)
             except DATABASE_ERRORS as error:
@@ -205,7 +217,7 @@ class Outbox:
                 rows = []
             if rows:
                 self._idle.clear()
-                await self._settle(await asyncio.gather(*(self._deliver(row) for row in rows)))
+                await self._settle(await self._deliver_all(rows, start_by))
                 if len(rows) == limit:  # more may be due (while down: after the pause)
                     continue
             elif not self._queue:
@@ -213,6 +225,26 @@ class Outbox:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POLL_SECONDS):  # wait_for (3.11) can eat a cancel
                     await self._due.wait()
+
+    async def _deliver_all(self, rows: list[Claimed], start_by: float) -> list[Outcome]:
+        """Each row sent in claim order, ``max_in_flight`` at a time, after users' replies;
+        a row whose turn comes after ``start_by`` (loop time) is given back unsent, since its
+        send could then outlast its lease."""
+        loop = asyncio.get_running_loop()
+        slots = asyncio.Semaphore(self.settings.max_in_flight)
+        self._held.update(row.id for row in rows)
+
+        async def turn(row: Claimed) -> Outcome:
+            await self.foreground.idle()
+            async with slots:
+                if loop.time() > start_by:
+                    return Outcome(row.id, "released")
+                return await self._deliver(row)
+
+        try:
+            return await asyncio.gather(*(turn(row) for row in rows))
+        finally:
+            self._held.difference_update(row.id for row in rows)
 
     async def _deliver(self, row: Claimed) -> Outcome:
         if row.kind == "rating" and row.orphaned:
@@ -294,13 +326,14 @@ class Outbox:
                 if not self._queue or await self.flush():
                     self._due.set()
                     await self._idle.wait()
+        # Taken before the cancel, whose unwinding forgets them. A rating cut off mid-send
+        # keeps its claim: whether it arrived is unknown.
+        given_back = [row_id for row_id in self._held if self._in_flight.get(row_id) != "rating"]
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # A rating cut off mid-send keeps its claim: whether it arrived is unknown.
-        cut_off = [row_id for row_id, kind in self._in_flight.items() if kind != "rating"]
         with contextlib.suppress(*DATABASE_ERRORS):
-            await self.store.release(cut_off)
+            await self.store.release(given_back)
         await self._send_unwritten(max(0.0, deadline - loop.time()))
         try:
             return (await self.store.summary()).pending

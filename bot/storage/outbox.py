@@ -47,10 +47,12 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How one claimed row's attempt ended: ``retry`` is due again ``after`` seconds."""
+    """How one claimed row's attempt ended: ``retry`` is due again ``after`` seconds;
+    ``released`` was never sent (its turn came too late in its lease) and is given back as
+    if never claimed."""
 
     id: int
-    state: Literal["delivered", "retry", "dead"]
+    state: Literal["delivered", "retry", "dead", "released"]
     error: str = ""
     after: float = 0.0
 
@@ -139,15 +141,23 @@ class OutboxStore:
 
     async def settle(self, outcomes: Sequence[Outcome]) -> None:
         """Record a batch's outcomes in one transaction: delivered rows deleted, retried
-        rows released until their pause is over, dead rows kept and never claimed again."""
+        rows released until their pause is over, dead rows kept and never claimed again,
+        unsent rows given back with their claim uncounted."""
         at = self._now()
         delivered = [outcome.id for outcome in outcomes if outcome.state == "delivered"]
+        released = [outcome.id for outcome in outcomes if outcome.state == "released"]
 
         async def record(connection: AsyncConnection) -> None:
             if delivered:
                 await connection.execute(delete(outbox).where(outbox.c.id.in_(delivered)))
+            if released:
+                await connection.execute(
+                    update(outbox).where(outbox.c.id.in_(released)).values(
+                        claimed_by=None, claimed_until=None, attempts=outbox.c.attempts - 1
+                    )
+                )
             for outcome in outcomes:
-                if outcome.state == "delivered":
+                if outcome.state in ("delivered", "released"):
                     continue
                 values: dict[str, object] = {
                     "claimed_by": None, "claimed_until": None,

@@ -110,3 +110,13 @@ async def test_the_table_stays_bounded_oldest_dropped_first(
     rows = await outbox.claim("a", 100, LEASE)
     assert [row.payload for row in rows] == [str(n) for n in range(2, 12)]
     assert await outbox.trim(10, dt.timedelta(hours=5)) == 0
+
+
+async def test_a_row_given_back_unsent_is_claimed_again_as_if_never_claimed(
+    backend: Backend, storage: Storage
+) -> None:
+    await storage.outbox.add([("message", '{"n":0}'), ("message", '{"n":1}')])
+    unsent, sent = await storage.outbox.claim("a", 2, LEASE)
+    await storage.outbox.settle([Outcome(unsent.id, "released"), Outcome(sent.id, "delivered")])
+    (again,) = await storage.outbox.claim("b", 2, LEASE)
+    assert (again.id, again.attempts, again.orphaned) == (unsent.id, 1, False)

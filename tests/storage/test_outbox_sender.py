@@ -142,6 +142,46 @@ async def test_calls_made_while_the_database_is_down_are_written_when_it_answers
         await storage.close()
 
 
+async def test_two_workers_never_send_a_row_whose_lease_could_have_run_out(
+    backend: Backend, storage: Storage, greenflash_standin: GreenflashStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch is several waves of sends; with a Greenflash so slow that the last waves
+    would start after their rows' lease could run out (here a 2 s lease: a 1 s send bound
+    plus a 1 s margin, and 0.7 s a send, one at a time), those rows are given back unsent,
+    and the other worker, polling meanwhile, never sends a row the first still holds."""
+    monkeypatch.setattr("bot.analytics.outbox.LEASE_MARGIN", 1.0)
+    greenflash_standin.latency = 0.7
+    async with (sender(greenflash_standin, storage, timeout=1.0, max_in_flight=1) as first,
+                sender(greenflash_standin, storage, timeout=1.0, max_in_flight=1)):
+        for message_id in range(3001, 3005):
+            await first.log_assistant_message(prompt(), reply(message_ids=(message_id,)))
+        await greenflash_standin.wait_for_accepted("/messages", 4, timeout=20)
+        await summary_until(storage, lambda s: s.pending == 0, "an empty outbox")
+    sent = [record.json["messages"][0]["externalMessageId"]
+            for record in greenflash_standin.accepted_for("/messages")]
+    assert sorted(sent) == ["3001", "3002", "3003", "3004"], "each sent once"
+    assert greenflash_standin.max_in_flight <= 2
+
+
+async def test_rows_being_sent_at_shutdown_wait_unclaimed_for_the_next_start(
+    backend: Backend, storage: Storage, greenflash_standin: GreenflashStandIn
+) -> None:
+    """Messages cut off mid-send are given back (re-sending them is harmless), so the next
+    start sends them at once instead of after their lease; a rating cut off mid-send keeps
+    its claim, since whether it arrived is unknown."""
+    greenflash_standin.latency = 30
+    analytics = make_analytics(greenflash_standin.base_url, max_retries=0, timeout=60.0)
+    analytics.use_outbox(storage.outbox)
+    analytics.start()
+    await analytics.log_assistant_message(prompt(), reply())
+    await rate(analytics)
+    await until(lambda: greenflash_standin.in_flight == 2, "both calls being sent", 10)
+    await analytics.close(grace=0.2)
+    summary = await storage.outbox.summary()
+    assert (summary.pending, summary.claimed) == (2, 1)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
