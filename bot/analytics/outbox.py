@@ -3,17 +3,18 @@ dies (SIGKILL, an out-of-memory kill, a deploy during an outage) loses none of t
 
 A logging task hands its call to :meth:`Outbox.put` (the SDK method's kind and keyword
 arguments) and is done: nothing on a reply's path waits for the database. The writer
-batches what arrives into one transaction 0.5 to 0.75 s later, between replies when it can:
-the longer the batch, the fewer transactions per call, and every claim and delete that
-follows covers more rows (measured with ``tests/benchmarks/bench_latency.py``: at 0.2 s the
-outbox's database work cost the loop as much as sending the calls).
+batches what arrives into one transaction 0.3 to 0.5 s later, between replies when it can
+(longer batches mean fewer transactions per call, but until a call is written a SIGKILL
+loses it: ``tests/benchmarks/bench_crash_loop.py`` missed calls made a second before a
+kill with 0.5 to 0.75 s).
 The sender claims the oldest due rows (:mod:`bot.storage.outbox`; one worker per row at a
 time), up to ``CLAIM_WAVES`` times ``GREENFLASH_MAX_IN_FLIGHT`` at once, sends each through
 the SDK method of the one client, at most ``GREENFLASH_MAX_IN_FLIGHT`` at a time, and
 deletes the delivered in one statement: a claim and a delete per batch are most of what the
-outbox costs, so a batch is several waves of sends. A row whose turn comes too late for its
-send to end within the lease is given back unsent, so no row is ever sent after its lease
-could have run out.
+outbox costs (profiled under ``tests/benchmarks/bench_latency.py``, one of each per 8 calls
+cost the loop as much as sending them), so a batch is several waves of sends. A row whose
+turn comes too late for its send to end within the lease is given back unsent, so no row is
+ever sent after its lease could have run out.
 So each call reaches Greenflash once:
 
 * messages carry ``external_message_id`` and events ``insert_id`` (Greenflash skips what it
@@ -58,8 +59,8 @@ log = logging.getLogger(__name__)
 
 Method = Callable[..., Awaitable[Any]]
 
-FLUSH_DELAY = 0.5  # how long the writer gathers calls into one transaction
-IDLE_WAIT = 0.25  # then how long it waits for the replies in progress to finish
+FLUSH_DELAY = 0.3  # how long the writer gathers calls into one transaction
+IDLE_WAIT = 0.2  # then how long it waits for the replies in progress to finish
 POLL_SECONDS = 1.0  # how often an idle sender looks for rows due (retries, other workers')
 TRIM_SECONDS = 60.0
 LEASE_MARGIN = 5.0  # a send ends this long before its lease would run out

@@ -11,7 +11,7 @@ outbox holds and is stopped with SIGTERM once it is empty.
 
 Expected: the question and the answer of every reply the bot posted at least a second
 before the kill that ended its process (the promise: a call is on disk within about a
-second of being made; the writer writes it 0.5 to 0.75 s after it is made, plus the write).
+second of being made; the writer writes it 0.3 to 0.5 s after it is made, plus the write).
 Calls made closer to a kill are counted apart, by how close.
 Duplicates: message items Greenflash stored twice (the stand-in deduplicates by
 ``externalMessageId`` as Greenflash does, so a duplicate would need a new id), and, for
