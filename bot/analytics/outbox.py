@@ -63,7 +63,7 @@ FLUSH_DELAY = 0.3  # how long the writer gathers calls into one transaction
 IDLE_WAIT = 0.2  # then how long it waits for the replies in progress to finish
 POLL_SECONDS = 1.0  # how often an idle sender looks for rows due (retries, other workers')
 TRIM_SECONDS = 60.0
-LEASE_MARGIN = 5.0  # a send ends this long before its lease would run out
+LEASE_MARGIN = 5.0  # a lease is the send's bound plus this: the window to start it, and slack
 CLAIM_WAVES = 4  # rows claimed at once, in multiples of GREENFLASH_MAX_IN_FLIGHT
 RETRIED_STATUSES = frozenset({408, 409, 429})
 
@@ -210,7 +210,10 @@ class Outbox:
             await self.reachability.wait_turn()
             limit = 1 if self.reachability.down else self.settings.max_in_flight * CLAIM_WAVES
             self._due.clear()  # a write from now on ends the wait below
-            start_by = loop.time() + LEASE_MARGIN  # before the claim: its lease starts later
+            # Taken before the claim, whose lease starts later. A send starts within the first
+            # half of the margin, so it ends with the other half to spare for the clocks of
+            # workers on other hosts.
+            start_by = loop.time() + LEASE_MARGIN / 2
             try:
                 rows = await self.store.claim(self.worker, limit, self.lease)
             except DATABASE_ERRORS as error:

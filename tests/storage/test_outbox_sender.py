@@ -148,8 +148,9 @@ async def test_two_workers_never_send_a_row_whose_lease_could_have_run_out(
 ) -> None:
     """A batch is several waves of sends; with a Greenflash so slow that the last waves
     would start after their rows' lease could run out (here a 2 s lease: a 1 s send bound
-    plus a 1 s margin, and 0.7 s a send, one at a time), those rows are given back unsent,
-    and the other worker, polling meanwhile, never sends a row the first still holds."""
+    plus a 1 s margin, of which a send may start in the first 0.5 s; 0.7 s a send, one at a
+    time), those rows are given back unsent, and the other worker, polling meanwhile,
+    never sends a row the first still holds."""
     monkeypatch.setattr("bot.analytics.outbox.LEASE_MARGIN", 1.0)
     greenflash_standin.latency = 0.7
     async with (sender(greenflash_standin, storage, timeout=1.0, max_in_flight=1) as first,
