@@ -100,13 +100,20 @@ class Reachability:
         try:
             result = await attempt()
         except greenflash.APIConnectionError as error:
-            if never_sent(error):
-                self.failed(error)
+            if not self.connection_failed(error):
                 raise _Unsent from error
-            self.reached("reachable again, but slow,")  # it took the connection: it is up
             raise
         self.reached("reachable again")
         return result
+
+    def connection_failed(self, error: greenflash.APIConnectionError) -> bool:
+        """Note what a failed call says of Greenflash; True if the request may have
+        arrived (it took the connection, so it is up, only slow), False if it never did."""
+        if never_sent(error):
+            self.failed(error)
+            return False
+        self.reached("reachable again, but slow,")
+        return True
 
     def reached(self, how: str = "reachable again") -> None:
         """A call got through: Greenflash is up, the line moves on."""

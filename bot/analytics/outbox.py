@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 import greenflash
 
-from bot.analytics.outage import FIRST_PAUSE, MAX_PAUSE, Reachability, never_sent
+from bot.analytics.outage import FIRST_PAUSE, MAX_PAUSE, Reachability
 from bot.greenflash_client import GreenflashSettings, describe
 from bot.runtime.foreground import Foreground
 from bot.storage import DATABASE_ERRORS, Claimed, OutboxStore, Outcome, describe_error
@@ -265,10 +265,8 @@ class Outbox:
             retried = error.status_code in RETRIED_STATUSES or error.status_code >= 500
             return self._outcome(row, "retry" if retried else "dead", describe(error))
         except greenflash.APIConnectionError as error:
-            if never_sent(error):
-                self.reachability.failed(error)
+            if not self.reachability.connection_failed(error):
                 return Outcome(row.id, "retry", describe(error))  # tried again when it is up
-            self.reachability.reached("reachable again, but slow,")
             return self._unknown(row, describe(error))
         except TimeoutError:
             return self._unknown(row, f"no answer within {self.send_bound:g}s")
